@@ -1,0 +1,87 @@
+# CorridorKey OFX. `make demo` keys a sample plate through the real plugin; `make test` runs every test.
+SHELL := /bin/bash
+.DEFAULT_GOAL := demo
+
+ROOT        := $(abspath .)
+VENV        := $(ROOT)/.venv
+PY          := $(VENV)/bin/python
+ORT_VERSION := 1.31.1
+CACHE       := $(ROOT)/.cache
+ORT_CPU_DIR := $(CACHE)/ort-cpu-$(ORT_VERSION)
+ORT_GPU_DIR := $(CACHE)/ort-gpu-$(ORT_VERSION)
+ORT_LIB     := $(ORT_CPU_DIR)/libonnxruntime.so.$(ORT_VERSION)
+BUILD       := $(ROOT)/build
+BUNDLE      := $(BUILD)/CorridorKey.ofx.bundle
+FIXTURES    := $(ROOT)/fixtures
+DEMO_OUT    := $(ROOT)/out/demo
+# Seeded weights of the real architecture until a trained model ships (issue 6).
+DEMO_SIZE   ?= 512
+SEED        ?= 0
+SIZE        ?= 2048
+CHECKPOINT  ?=
+GPU         ?= 0
+
+export CORRIDORKEY_ORT_LIB := $(ORT_LIB)
+export CORRIDORKEY_FIXTURES := $(FIXTURES)
+export CORRIDORKEY_BUNDLE := $(BUNDLE)
+
+.PHONY: demo test lint build bundle models fixtures export bench venv ort pytest cargo-test clean
+
+## ---- set-up (idempotent) ----
+venv: $(VENV)/.installed
+$(VENV)/.installed: onnx-export/requirements.txt onnx-export/pyproject.toml
+	test -x $(PY) || python3 -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q -r onnx-export/requirements.txt
+	$(PY) -m pip install -q --no-deps -e onnx-export
+	touch $@
+
+ort: $(ORT_LIB)
+$(ORT_LIB):
+	bash bundle/fetch-ort.sh cpu $(ORT_VERSION) $(ORT_CPU_DIR)
+
+$(ORT_GPU_DIR)/libonnxruntime.so.$(ORT_VERSION):
+	bash bundle/fetch-ort.sh gpu $(ORT_VERSION) $(ORT_GPU_DIR)
+
+## ---- build ----
+build:
+	cargo build --release --workspace
+
+bundle: build $(ORT_LIB) $(if $(filter 1,$(GPU)),$(ORT_GPU_DIR)/libonnxruntime.so.$(ORT_VERSION))
+	bash bundle/make-bundle.sh $(BUNDLE) $(ROOT)/target/release $(if $(filter 1,$(GPU)),$(ORT_GPU_DIR),$(ORT_CPU_DIR))
+
+## ---- models ----
+fixtures: venv
+	$(PY) -m corridorkey_export fixtures --out $(FIXTURES)
+
+# make export CHECKPOINT=path/to/CorridorKey_v1.0.pth SIZE=2048  (no CHECKPOINT: seeded weights)
+export: venv
+	$(PY) -m corridorkey_export export $(if $(CHECKPOINT),--checkpoint $(CHECKPOINT),--seed $(SEED)) \
+	    --size $(SIZE) --out $(BUILD)/models
+
+models: venv
+	test -f $(BUNDLE)/Contents/Resources/models/manifest.json || \
+	  $(PY) -m corridorkey_export export --seed $(SEED) --size $(DEMO_SIZE) --precision fp32 \
+	    --out $(BUNDLE)/Contents/Resources/models
+
+## ---- the two commands ----
+demo: bundle models
+	bash bundle/demo.sh $(BUNDLE) $(DEMO_OUT) $(DEMO_SIZE)
+
+lint:
+	cargo fmt --all --check
+	cargo clippy --workspace --all-targets -- -D warnings
+
+pytest: venv
+	cd onnx-export && $(PY) -m pytest -q
+
+cargo-test: bundle fixtures
+	cargo test --release --workspace
+
+test: lint pytest cargo-test
+
+bench: bundle models
+	cargo run --release -p corridorkey --bin ck-bench -- $(BENCH_ARGS)
+
+clean:
+	rm -rf $(BUILD) $(FIXTURES) out target
