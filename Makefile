@@ -15,7 +15,7 @@ BUNDLE      := $(BUILD)/CorridorKey.ofx.bundle
 FIXTURES    := $(ROOT)/fixtures
 DEMO_OUT    := $(ROOT)/out/demo
 # Seeded weights of the real architecture until a trained model ships (issue 6).
-DEMO_SIZE   ?= 512
+DEMO_SIZE   ?= 1024
 SEED        ?= 0
 SIZE        ?= 2048
 CHECKPOINT  ?=
