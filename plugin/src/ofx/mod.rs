@@ -1,0 +1,14 @@
+//! The OpenFX face of the plugin: entry points, describe, params, render. Translates host images
+//! and params for the engine and reports back to the host; all raw FFI lives in `ofx-bindings`.
+
+pub mod cache;
+pub mod describe;
+pub mod engine_call;
+pub mod entry;
+pub mod instance;
+pub mod log;
+pub mod params;
+pub mod paths;
+pub mod pixels;
+pub mod regions;
+pub mod render;

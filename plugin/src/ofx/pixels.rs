@@ -1,0 +1,426 @@
+//! Host pixels <-> engine images. OFX rows go bottom-up (y grows upwards); the engine's row 0 is
+//! the top, so every conversion flips here, at the edge. Depths convert to f32 on the way in and
+//! back (clamped, rounded) on the way out.
+
+use ofx_bindings::{Components, ImageView, ImageViewMut, RectI, Row, RowMut};
+use rayon::prelude::*;
+
+use crate::engine::{MatteImage, RgbaImage};
+
+/// Rows of a host image, addressed by OFX y. Implemented by the host's image views (and by test
+/// buffers).
+pub trait SourceRows: Sync {
+    fn bounds(&self) -> RectI;
+    fn components(&self) -> Components;
+    fn row(&self, y: i32) -> Option<Row<'_>>;
+}
+
+/// Writable rows of a host image, addressed by OFX y.
+pub trait SinkRows {
+    fn bounds(&self) -> RectI;
+    fn components(&self) -> Components;
+    fn row_mut(&mut self, y: i32) -> Option<RowMut<'_>>;
+}
+
+impl SourceRows for ImageView<'_> {
+    fn bounds(&self) -> RectI {
+        ImageView::bounds(self)
+    }
+    fn components(&self) -> Components {
+        self.layout().components
+    }
+    fn row(&self, y: i32) -> Option<Row<'_>> {
+        ImageView::row(self, y)
+    }
+}
+
+impl SinkRows for ImageViewMut<'_> {
+    fn bounds(&self) -> RectI {
+        ImageViewMut::bounds(self)
+    }
+    fn components(&self) -> Components {
+        self.layout().components
+    }
+    fn row_mut(&mut self, y: i32) -> Option<RowMut<'_>> {
+        ImageViewMut::row_mut(self, y)
+    }
+}
+
+const BYTE_MAX: f32 = 255.0;
+const SHORT_MAX: f32 = 65535.0;
+
+fn sample(row: &Row<'_>, i: usize) -> f32 {
+    match row {
+        Row::Byte(r) => r[i] as f32 / BYTE_MAX,
+        Row::Short(r) => r[i] as f32 / SHORT_MAX,
+        Row::Float(r) => r[i],
+    }
+}
+
+/// One host row into RGBA f32 (`out` is width * 4 long).
+fn load<T: Copy>(src: &[T], comps: Components, out: &mut [f32], f: impl Fn(T) -> f32) {
+    match comps {
+        Components::Rgba => out.iter_mut().zip(src).for_each(|(o, &s)| *o = f(s)),
+        Components::Rgb => out
+            .chunks_exact_mut(4)
+            .zip(src.chunks_exact(3))
+            .for_each(|(o, s)| {
+                o[0] = f(s[0]);
+                o[1] = f(s[1]);
+                o[2] = f(s[2]);
+                o[3] = 1.0;
+            }),
+        Components::Alpha => out
+            .chunks_exact_mut(4)
+            .zip(src)
+            .for_each(|(o, &s)| o[3] = f(s)),
+        Components::None => {}
+    }
+}
+
+/// RGBA f32 pixels into one host row span (`dst` holds exactly those pixels).
+fn store<T: Copy>(px: &[f32], comps: Components, dst: &mut [T], f: impl Fn(f32) -> T) {
+    match comps {
+        Components::Rgba => dst.iter_mut().zip(px).for_each(|(d, &v)| *d = f(v)),
+        Components::Rgb => dst
+            .chunks_exact_mut(3)
+            .zip(px.chunks_exact(4))
+            .for_each(|(d, p)| {
+                d[0] = f(p[0]);
+                d[1] = f(p[1]);
+                d[2] = f(p[2]);
+            }),
+        Components::Alpha => dst
+            .iter_mut()
+            .zip(px.chunks_exact(4))
+            .for_each(|(d, p)| *d = f(p[3])),
+        Components::None => {}
+    }
+}
+
+fn to_byte(v: f32) -> u8 {
+    // NaN clamps to 0 (`as` saturates and maps NaN to 0).
+    (v.clamp(0.0, 1.0) * BYTE_MAX).round() as u8
+}
+
+fn to_short(v: f32) -> u16 {
+    (v.clamp(0.0, 1.0) * SHORT_MAX).round() as u16
+}
+
+/// Reads a whole source image into top-down RGBA. RGB gets alpha 1; an Alpha-only image gives
+/// black with that alpha.
+pub fn read_rgba(src: &impl SourceRows) -> RgbaImage {
+    let b = src.bounds();
+    let (w, h) = (b.width(), b.height());
+    let mut img = RgbaImage::new(w, h);
+    if w == 0 || h == 0 {
+        return img;
+    }
+    let comps = src.components();
+    img.data
+        .par_chunks_mut(w * 4)
+        .enumerate()
+        .for_each(|(r, out)| {
+            let y = b.y2 - 1 - r as i32;
+            match src.row(y) {
+                Some(Row::Float(row)) => load(row, comps, out, |v| v),
+                Some(Row::Short(row)) => load(row, comps, out, |v| v as f32 / SHORT_MAX),
+                Some(Row::Byte(row)) => load(row, comps, out, |v| v as f32 / BYTE_MAX),
+                None => {}
+            }
+        });
+    img
+}
+
+/// Reads a matte into `window` (the Source's pixel bounds), zero outside the matte's own bounds.
+/// The alpha channel of RGBA, the single channel of Alpha, the red channel of RGB.
+pub fn read_matte(src: &impl SourceRows, window: RectI) -> MatteImage {
+    let (w, h) = (window.width(), window.height());
+    let mut img = MatteImage::new(w, h);
+    if w == 0 || h == 0 {
+        return img;
+    }
+    let b = src.bounds();
+    let (n, channel) = match src.components() {
+        Components::Rgba => (4, 3),
+        Components::Rgb => (3, 0),
+        Components::Alpha => (1, 0),
+        Components::None => return img,
+    };
+    let inter = window.intersect(&b);
+    if inter.is_empty() {
+        return img;
+    }
+    img.data.par_chunks_mut(w).enumerate().for_each(|(r, out)| {
+        let y = window.y2 - 1 - r as i32;
+        if !inter.contains_row(y) {
+            return;
+        }
+        let Some(row) = src.row(y) else { return };
+        for x in inter.x1..inter.x2 {
+            let sx = (x - b.x1) as usize;
+            out[(x - window.x1) as usize] = sample(&row, sx * n + channel);
+        }
+    });
+    img
+}
+
+/// Writes `image` (top-down, covering `window`) into `dst` over `render_window`; pixels outside
+/// `window` (or all of them when `image` is None) become transparent black. Rows and columns of
+/// `dst` outside `render_window` are left alone.
+pub fn write_rgba(
+    dst: &mut impl SinkRows,
+    image: Option<(&RgbaImage, RectI)>,
+    render_window: RectI,
+) {
+    let area = dst.bounds().intersect(&render_window);
+    if area.is_empty() {
+        return;
+    }
+    let comps = dst.components();
+    let n = comps.count();
+    let db = dst.bounds();
+    let mut px = vec![0.0f32; area.width() * 4];
+    for y in area.y1..area.y2 {
+        px.iter_mut().for_each(|v| *v = 0.0);
+        if let Some((img, win)) = image {
+            if win.contains_row(y) && img.width == win.width() && img.height == win.height() {
+                let r = (win.y2 - 1 - y) as usize;
+                let x1 = area.x1.max(win.x1);
+                let x2 = area.x2.min(win.x2);
+                if x1 < x2 {
+                    let src = &img.data[(r * img.width + (x1 - win.x1) as usize) * 4
+                        ..(r * img.width + (x2 - win.x1) as usize) * 4];
+                    let off = (x1 - area.x1) as usize * 4;
+                    px[off..off + src.len()].copy_from_slice(src);
+                }
+            }
+        }
+        let Some(row) = dst.row_mut(y) else {
+            continue;
+        };
+        let span = (area.x1 - db.x1) as usize * n..(area.x2 - db.x1) as usize * n;
+        match row {
+            RowMut::Float(r) => store(&px, comps, &mut r[span], |v| v),
+            RowMut::Short(r) => store(&px, comps, &mut r[span], to_short),
+            RowMut::Byte(r) => store(&px, comps, &mut r[span], to_byte),
+        }
+    }
+}
+
+#[cfg(test)]
+pub(crate) mod tests {
+    use super::*;
+
+    /// A host-like image in memory: rows bottom-up like OFX, any depth.
+    pub struct TestImage {
+        pub bounds: RectI,
+        pub comps: Components,
+        pub data: TestData,
+    }
+
+    pub enum TestData {
+        Byte(Vec<u8>),
+        Short(Vec<u16>),
+        Float(Vec<f32>),
+    }
+
+    impl TestImage {
+        fn stride(&self) -> usize {
+            self.bounds.width() * self.comps.count()
+        }
+        pub fn float(bounds: RectI, comps: Components, f: impl Fn(i32, i32, usize) -> f32) -> Self {
+            let mut v = Vec::new();
+            for y in bounds.y1..bounds.y2 {
+                for x in bounds.x1..bounds.x2 {
+                    for c in 0..comps.count() {
+                        v.push(f(x, y, c));
+                    }
+                }
+            }
+            TestImage {
+                bounds,
+                comps,
+                data: TestData::Float(v),
+            }
+        }
+        fn range(&self, y: i32) -> Option<std::ops::Range<usize>> {
+            self.bounds.contains_row(y).then(|| {
+                let s = (y - self.bounds.y1) as usize * self.stride();
+                s..s + self.stride()
+            })
+        }
+    }
+
+    impl SourceRows for TestImage {
+        fn bounds(&self) -> RectI {
+            self.bounds
+        }
+        fn components(&self) -> Components {
+            self.comps
+        }
+        fn row(&self, y: i32) -> Option<Row<'_>> {
+            let r = self.range(y)?;
+            Some(match &self.data {
+                TestData::Byte(v) => Row::Byte(&v[r]),
+                TestData::Short(v) => Row::Short(&v[r]),
+                TestData::Float(v) => Row::Float(&v[r]),
+            })
+        }
+    }
+
+    impl SinkRows for TestImage {
+        fn bounds(&self) -> RectI {
+            self.bounds
+        }
+        fn components(&self) -> Components {
+            self.comps
+        }
+        fn row_mut(&mut self, y: i32) -> Option<RowMut<'_>> {
+            let r = self.range(y)?;
+            Some(match &mut self.data {
+                TestData::Byte(v) => RowMut::Byte(&mut v[r]),
+                TestData::Short(v) => RowMut::Short(&mut v[r]),
+                TestData::Float(v) => RowMut::Float(&mut v[r]),
+            })
+        }
+    }
+
+    fn rect(x1: i32, y1: i32, x2: i32, y2: i32) -> RectI {
+        RectI { x1, y1, x2, y2 }
+    }
+
+    #[test]
+    fn read_flips_rows_to_top_down() {
+        // Value encodes (x, y): row y = y1 is the bottom of the picture.
+        let src = TestImage::float(rect(5, 10, 8, 12), Components::Rgba, |x, y, c| {
+            (y * 100 + x) as f32 + c as f32 * 0.1
+        });
+        let img = read_rgba(&src);
+        assert_eq!((img.width, img.height), (3, 2));
+        // Engine row 0 = OFX y 11 (top); row 1 = y 10.
+        assert_eq!(&img.data[0..4], &[1105.0, 1105.1, 1105.2, 1105.3]);
+        assert_eq!(img.data[4 * 3], 1005.0);
+        assert_eq!(img.data[4 * 5], 1007.0);
+    }
+
+    #[test]
+    fn read_converts_depths_and_rgb() {
+        let b = rect(0, 0, 1, 1);
+        let bytes = TestImage {
+            bounds: b,
+            comps: Components::Rgba,
+            data: TestData::Byte(vec![0, 51, 255, 128]),
+        };
+        let img = read_rgba(&bytes);
+        assert_eq!(img.data[0], 0.0);
+        assert!((img.data[1] - 0.2).abs() < 1e-6);
+        assert_eq!(img.data[2], 1.0);
+        let shorts = TestImage {
+            bounds: b,
+            comps: Components::Rgb,
+            data: TestData::Short(vec![65535, 0, 32768]),
+        };
+        let img = read_rgba(&shorts);
+        assert_eq!(img.data[0], 1.0);
+        assert!((img.data[2] - 0.500_007_6).abs() < 1e-6);
+        assert_eq!(img.data[3], 1.0, "RGB gets opaque alpha");
+    }
+
+    #[test]
+    fn matte_is_placed_in_the_source_window() {
+        // Source window 4x3 at (0,0); the matte covers only x 2..6, y 1..2 (one row).
+        let window = rect(0, 0, 4, 3);
+        let matte = TestImage::float(rect(2, 1, 6, 2), Components::Rgba, |x, _, c| {
+            if c == 3 {
+                x as f32
+            } else {
+                -1.0
+            }
+        });
+        let m = read_matte(&matte, window);
+        assert_eq!((m.width, m.height), (4, 3));
+        // OFX y 1 is engine row 1 (window.y2 - 1 - 1).
+        assert_eq!(
+            m.data,
+            vec![0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 2.0, 3.0, 0.0, 0.0, 0.0, 0.0]
+        );
+        let alpha = TestImage {
+            bounds: rect(0, 2, 1, 3),
+            comps: Components::Alpha,
+            data: TestData::Byte(vec![255]),
+        };
+        let m = read_matte(&alpha, window);
+        assert_eq!(m.data[0], 1.0, "top-left pixel");
+        assert_eq!(m.data.iter().sum::<f32>(), 1.0);
+        let outside = TestImage::float(rect(10, 10, 12, 12), Components::Alpha, |_, _, _| 1.0);
+        assert!(read_matte(&outside, window).data.iter().all(|&v| v == 0.0));
+    }
+
+    #[test]
+    fn write_round_trips_and_clears_outside() {
+        let win = rect(1, 1, 3, 3);
+        let src = TestImage::float(win, Components::Rgba, |x, y, c| {
+            (x * 10 + y) as f32 + c as f32
+        });
+        let img = read_rgba(&src);
+        let mut dst = TestImage::float(rect(0, 0, 4, 4), Components::Rgba, |_, _, _| 9.0);
+        write_rgba(&mut dst, Some((&img, win)), rect(0, 0, 4, 3));
+        for y in 0..4 {
+            for x in 0..4 {
+                let Some(Row::Float(r)) = dst.row(y) else {
+                    panic!()
+                };
+                let v = r[x as usize * 4];
+                let expected = if y == 3 {
+                    9.0 // outside the render window: untouched
+                } else if (1..3).contains(&x) && (1..3).contains(&y) {
+                    (x * 10 + y) as f32
+                } else {
+                    0.0
+                };
+                assert_eq!(v, expected, "({x},{y})");
+            }
+        }
+    }
+
+    #[test]
+    fn write_clamps_for_integer_depths() {
+        let win = rect(0, 0, 2, 1);
+        let img = RgbaImage {
+            width: 2,
+            height: 1,
+            data: vec![-0.5, 0.5, 1.5, f32::NAN, 0.2, 0.4, 0.6, 1.0],
+        };
+        let mut dst = TestImage {
+            bounds: win,
+            comps: Components::Rgba,
+            data: TestData::Byte(vec![7; 8]),
+        };
+        write_rgba(&mut dst, Some((&img, win)), win);
+        let TestData::Byte(v) = &dst.data else {
+            panic!()
+        };
+        assert_eq!(v, &vec![0, 128, 255, 0, 51, 102, 153, 255]);
+        let mut dst = TestImage {
+            bounds: win,
+            comps: Components::Alpha,
+            data: TestData::Short(vec![7; 2]),
+        };
+        write_rgba(&mut dst, Some((&img, win)), win);
+        let TestData::Short(v) = &dst.data else {
+            panic!()
+        };
+        assert_eq!(v, &vec![0, 65535]);
+        let mut dst = TestImage {
+            bounds: win,
+            comps: Components::Rgb,
+            data: TestData::Float(vec![7.0; 6]),
+        };
+        write_rgba(&mut dst, None, win);
+        let TestData::Float(v) = &dst.data else {
+            panic!()
+        };
+        assert!(v.iter().all(|&x| x == 0.0));
+    }
+}

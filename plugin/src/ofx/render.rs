@@ -1,0 +1,208 @@
+//! The render action: host images in, engine, host image out. Any engine failure passes the
+//! source through with a persistent message: never a black frame, never a crash.
+
+use std::time::Instant;
+
+use ofx_bindings::{k, Error, ImageEffect, PropertySet, RectI, Result, Status};
+
+use super::cache::{hash_inputs, CachedFrame, FrameKey};
+use super::describe::{CLIP_CORE, CLIP_GARBAGE, CLIP_HINT, CLIP_OUTPUT, CLIP_SOURCE};
+use super::engine_call;
+use super::instance::Instance;
+use super::log::log;
+use super::params::ParamValues;
+use super::paths::{self, Env};
+use super::pixels::{read_matte, read_rgba, write_rgba};
+use crate::engine::{EngineError, FrameInput, HintSource, KeyParams, MatteImage, RuntimeConfig};
+
+/// Settings of one render call, read from the action's arguments and the params.
+pub struct Settings {
+    pub time: f64,
+    pub window: Option<RectI>,
+    pub params: KeyParams,
+    pub runtime: RuntimeConfig,
+}
+
+pub fn settings(effect: &ImageEffect, in_args: &PropertySet, inst: &Instance) -> Result<Settings> {
+    let time = in_args.get_double(k!(kOfxPropTime), 0)?;
+    let scale = in_args
+        .get_double_n::<2>(k!(kOfxImageEffectPropRenderScale))
+        .unwrap_or([1.0, 1.0]);
+    let window = in_args
+        .get_int_n::<4>(k!(kOfxImageEffectPropRenderWindow))
+        .ok()
+        .map(|w| RectI {
+            x1: w[0],
+            y1: w[1],
+            x2: w[2],
+            y2: w[3],
+        });
+    let values = ParamValues::read(&effect.param_set()?, time)?;
+    let runtime = runtime_for(&values, inst);
+    Ok(Settings {
+        time,
+        window,
+        params: values.key_params(scale[0]),
+        runtime,
+    })
+}
+
+pub fn runtime_for(values: &ParamValues, inst: &Instance) -> RuntimeConfig {
+    paths::runtime_config(
+        &values.model_folder,
+        values.device_choice(),
+        values.gpu_memory_mb,
+        &Env::from_process(),
+        inst.bundle.as_ref(),
+    )
+}
+
+/// An optional matte placed in the source window; unconnected, NULL or unreadable = absent.
+fn matte(effect: &ImageEffect, name: &str, time: f64, window: RectI) -> Option<MatteImage> {
+    let clip = effect.clip(name).ok()?;
+    if !clip.is_connected() {
+        return None;
+    }
+    let image = match clip.image(time) {
+        Ok(i) => i?,
+        Err(e) => {
+            log(format!("{name}: {e}; treated as absent"));
+            return None;
+        }
+    };
+    match image.view() {
+        Ok(v) => Some(read_matte(&v, window)),
+        Err(e) => {
+            log(format!("{name}: {e}; treated as absent"));
+            None
+        }
+    }
+}
+
+/// Nuke does not want param values set from render threads; others take the info update.
+fn may_set_params_in_render() -> bool {
+    !ofx_bindings::suites::host_name().starts_with("uk.co.thefoundry")
+}
+
+pub fn render(effect: &ImageEffect, in_args: &PropertySet) -> Result<Status> {
+    let inst = Instance::of(effect);
+    let r = render_inner(effect, in_args, inst);
+    if let Err(e) = &r {
+        inst.show_error(effect, format!("CorridorKey: render failed: {e}"));
+    }
+    r
+}
+
+fn render_inner(effect: &ImageEffect, in_args: &PropertySet, inst: &Instance) -> Result<Status> {
+    let s = settings(effect, in_args, inst)?;
+    let mut out_img = effect
+        .clip(CLIP_OUTPUT)?
+        .image(s.time)?
+        .ok_or_else(|| Error::new(Status::Failed, "the host gave no output image"))?;
+    let window = s.window.unwrap_or(out_img.bounds()?);
+
+    // No source image: OFX says assume transparent black.
+    let Some(src_img) = effect.clip(CLIP_SOURCE)?.image(s.time)? else {
+        write_rgba(&mut out_img.view_mut()?, None, window);
+        return Ok(Status::Ok);
+    };
+    let (source, src_bounds) = {
+        let view = src_img.view()?;
+        (read_rgba(&view), view.bounds())
+    };
+    drop(src_img);
+
+    let hint = if s.params.hint_source == HintSource::Clip {
+        matte(effect, CLIP_HINT, s.time, src_bounds)
+    } else {
+        None
+    };
+    let garbage = matte(effect, CLIP_GARBAGE, s.time, src_bounds);
+    let core = matte(effect, CLIP_CORE, s.time, src_bounds);
+    if effect.abort_requested() {
+        return Ok(Status::Ok);
+    }
+
+    let key = FrameKey {
+        time: s.time,
+        params: s.params.clone(),
+        runtime: s.runtime.clone(),
+        width: source.width,
+        height: source.height,
+        content: hash_inputs(&source, [hint.as_ref(), garbage.as_ref(), core.as_ref()]),
+    };
+    if let Some(hit) = inst.cache.lock().get(&key) {
+        write_rgba(
+            &mut out_img.view_mut()?,
+            Some((&hit.image, src_bounds)),
+            window,
+        );
+        return Ok(Status::Ok);
+    }
+
+    let input = FrameInput {
+        source: &source,
+        hint: hint.as_ref(),
+        garbage: garbage.as_ref(),
+        core: core.as_ref(),
+    };
+    let t0 = Instant::now();
+    let abort = || effect.abort_requested();
+    let result = engine_call::render(&input, &s.params, &s.runtime, &abort).and_then(|out| {
+        if out.image.width == source.width
+            && out.image.height == source.height
+            && out.image.data.len() == source.data.len()
+        {
+            Ok(out)
+        } else {
+            Err(EngineError::BadInput(format!(
+                "engine returned {}x{} for a {}x{} source",
+                out.image.width, out.image.height, source.width, source.height
+            )))
+        }
+    });
+    match result {
+        Ok(out) => {
+            let ms = t0.elapsed().as_secs_f64() * 1000.0;
+            write_rgba(
+                &mut out_img.view_mut()?,
+                Some((&out.image, src_bounds)),
+                window,
+            );
+            if out.warnings.is_empty() {
+                inst.clear_message(effect);
+            } else {
+                inst.show_warning(effect, format!("CorridorKey: {}", out.warnings.join("; ")));
+            }
+            log(format!(
+                "frame {} keyed in {ms:.0} ms ({}x{})",
+                s.time, source.width, source.height
+            ));
+            if may_set_params_in_render() {
+                let info = format!(
+                    "{} | last frame {ms:.0} ms",
+                    engine_call::describe(&s.runtime, s.params.inference_size)
+                );
+                inst.set_info(effect, &info);
+            }
+            inst.cache.lock().put(CachedFrame {
+                key,
+                image: out.image,
+                premultiplied: out.premultiplied,
+            });
+        }
+        Err(EngineError::Aborted) => {}
+        Err(e) => {
+            inst.show_error(
+                effect,
+                format!("CorridorKey: {e} — passing the source through"),
+            );
+            write_rgba(
+                &mut out_img.view_mut()?,
+                Some((&source, src_bounds)),
+                window,
+            );
+        }
+    }
+    Ok(Status::Ok)
+}
