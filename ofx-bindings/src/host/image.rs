@@ -1,0 +1,315 @@
+//! Host-owned pixel buffers handed to the plugin through `kOfxImagePropData`, with any depth,
+//! component layout, row padding and row order (negative rowBytes) the test chooses.
+
+use std::alloc::Layout;
+use std::ptr::NonNull;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub enum BitDepth {
+    Byte,
+    Short,
+    Float,
+}
+
+impl BitDepth {
+    pub fn ofx_name(self) -> &'static str {
+        match self {
+            BitDepth::Byte => "OfxBitDepthByte",
+            BitDepth::Short => "OfxBitDepthShort",
+            BitDepth::Float => "OfxBitDepthFloat",
+        }
+    }
+    pub fn from_ofx(s: &str) -> Option<BitDepth> {
+        Some(match s {
+            "OfxBitDepthByte" => BitDepth::Byte,
+            "OfxBitDepthShort" => BitDepth::Short,
+            "OfxBitDepthFloat" => BitDepth::Float,
+            _ => return None,
+        })
+    }
+    pub fn bytes(self) -> usize {
+        match self {
+            BitDepth::Byte => 1,
+            BitDepth::Short => 2,
+            BitDepth::Float => 4,
+        }
+    }
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub enum Components {
+    Rgba,
+    Rgb,
+    Alpha,
+}
+
+impl Components {
+    pub fn ofx_name(self) -> &'static str {
+        match self {
+            Components::Rgba => "OfxImageComponentRGBA",
+            Components::Rgb => "OfxImageComponentRGB",
+            Components::Alpha => "OfxImageComponentAlpha",
+        }
+    }
+    pub fn from_ofx(s: &str) -> Option<Components> {
+        Some(match s {
+            "OfxImageComponentRGBA" => Components::Rgba,
+            "OfxImageComponentRGB" => Components::Rgb,
+            "OfxImageComponentAlpha" => Components::Alpha,
+            _ => return None,
+        })
+    }
+    pub fn count(self) -> usize {
+        match self {
+            Components::Rgba => 4,
+            Components::Rgb => 3,
+            Components::Alpha => 1,
+        }
+    }
+}
+
+/// A zeroed, 64-byte aligned heap block that the plugin reads and writes through a raw pointer.
+struct PixelBuffer {
+    ptr: NonNull<u8>,
+    layout: Layout,
+}
+
+// SAFETY: the buffer is plain bytes owned by this struct; cross-thread access is coordinated by the
+// host (pixels are only read through HostImage when no plugin holds the image, see `in_use`).
+unsafe impl Send for PixelBuffer {}
+// SAFETY: as above.
+unsafe impl Sync for PixelBuffer {}
+
+impl PixelBuffer {
+    fn zeroed(len: usize) -> PixelBuffer {
+        let layout = Layout::from_size_align(len.max(1), 64).expect("image size overflows");
+        // SAFETY: the layout has a non-zero size.
+        let raw = unsafe { std::alloc::alloc_zeroed(layout) };
+        let ptr = NonNull::new(raw).unwrap_or_else(|| std::alloc::handle_alloc_error(layout));
+        PixelBuffer { ptr, layout }
+    }
+    fn len(&self) -> usize {
+        self.layout.size()
+    }
+}
+
+impl Drop for PixelBuffer {
+    fn drop(&mut self) {
+        // SAFETY: allocated in `zeroed` with this layout.
+        unsafe { std::alloc::dealloc(self.ptr.as_ptr(), self.layout) };
+    }
+}
+
+/// An image as the host hands it to the plugin. Rows are addressed bottom-up as in OFX: row 0 is y1.
+pub struct HostImage {
+    bounds: [i32; 4],
+    depth: BitDepth,
+    components: Components,
+    row_bytes: isize,
+    buf: PixelBuffer,
+    /// Render scale stamped on the image's kOfxImageEffectPropRenderScale.
+    pub render_scale: [f64; 2],
+    /// kOfxImageEffectPropPreMultiplication of the image.
+    pub premultiplication: String,
+    /// How many clipGetImage handles to this image the plugin has not released.
+    in_use: AtomicUsize,
+}
+
+impl std::fmt::Debug for HostImage {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("HostImage")
+            .field("bounds", &self.bounds)
+            .field("depth", &self.depth)
+            .field("components", &self.components)
+            .field("row_bytes", &self.row_bytes)
+            .finish()
+    }
+}
+
+impl HostImage {
+    /// A zeroed image. `negative_rows` stores rows top-down in memory (negative rowBytes);
+    /// `pad` adds bytes at the end of every row.
+    pub fn new(
+        bounds: [i32; 4],
+        depth: BitDepth,
+        components: Components,
+        negative_rows: bool,
+        pad: usize,
+    ) -> HostImage {
+        let w = (bounds[2] - bounds[0]).max(0) as usize;
+        let h = (bounds[3] - bounds[1]).max(0) as usize;
+        let stride = w * components.count() * depth.bytes() + pad;
+        HostImage {
+            bounds,
+            depth,
+            components,
+            row_bytes: if negative_rows {
+                -(stride as isize)
+            } else {
+                stride as isize
+            },
+            buf: PixelBuffer::zeroed(stride * h),
+            render_scale: [1.0, 1.0],
+            premultiplication: "OfxImageOpaque".to_owned(),
+            in_use: AtomicUsize::new(0),
+        }
+    }
+
+    pub fn bounds(&self) -> [i32; 4] {
+        self.bounds
+    }
+    pub fn width(&self) -> usize {
+        (self.bounds[2] - self.bounds[0]).max(0) as usize
+    }
+    pub fn height(&self) -> usize {
+        (self.bounds[3] - self.bounds[1]).max(0) as usize
+    }
+    pub fn depth(&self) -> BitDepth {
+        self.depth
+    }
+    pub fn components(&self) -> Components {
+        self.components
+    }
+    pub fn row_bytes(&self) -> isize {
+        self.row_bytes
+    }
+    fn stride(&self) -> usize {
+        self.row_bytes.unsigned_abs()
+    }
+    /// Byte offset of row `r` (0 = y1) from the start of the allocation.
+    fn row_offset(&self, r: usize) -> usize {
+        if self.row_bytes >= 0 {
+            r * self.stride()
+        } else {
+            (self.height() - 1 - r) * self.stride()
+        }
+    }
+    /// `kOfxImagePropData`: the address of pixel (x1, y1).
+    pub(crate) fn data_ptr(&self) -> *mut u8 {
+        if self.height() == 0 {
+            return self.buf.ptr.as_ptr();
+        }
+        // SAFETY: the offset of row 0 lies inside the allocation.
+        unsafe { self.buf.ptr.as_ptr().add(self.row_offset(0)) }
+    }
+    pub(crate) fn acquire(&self) {
+        self.in_use.fetch_add(1, Ordering::SeqCst);
+    }
+    pub(crate) fn release(&self) {
+        self.in_use.fetch_sub(1, Ordering::SeqCst);
+    }
+    /// Handles to this image the plugin fetched and has not released.
+    pub fn outstanding(&self) -> usize {
+        self.in_use.load(Ordering::SeqCst)
+    }
+
+    fn bytes(&self) -> Result<&[u8], String> {
+        if self.outstanding() != 0 {
+            return Err(format!(
+                "image still held by the plugin ({} unreleased handles)",
+                self.outstanding()
+            ));
+        }
+        // SAFETY: no plugin holds a handle to the image, so nothing writes it concurrently.
+        Ok(unsafe { std::slice::from_raw_parts(self.buf.ptr.as_ptr(), self.buf.len()) })
+    }
+    fn bytes_mut(&mut self) -> &mut [u8] {
+        // SAFETY: `&mut self` proves exclusive access; plugin handles keep only an Arc (shared), so
+        // none can exist while we hold `&mut`.
+        unsafe { std::slice::from_raw_parts_mut(self.buf.ptr.as_ptr(), self.buf.len()) }
+    }
+
+    /// Fills the image from RGBA f32 rows (row 0 = y1), converting to its depth and components
+    /// (Alpha keeps A; RGB drops it). Byte and short are clamped to 0..1 and rounded.
+    pub fn fill_rgba(&mut self, rgba: &[f32]) -> Result<(), String> {
+        let (w, h) = (self.width(), self.height());
+        if rgba.len() != w * h * 4 {
+            return Err(format!(
+                "fill_rgba: {} floats for a {}x{} image",
+                rgba.len(),
+                w,
+                h
+            ));
+        }
+        let (nc, depth) = (self.components.count(), self.depth);
+        let comps = self.components;
+        let offsets: Vec<usize> = (0..h).map(|r| self.row_offset(r)).collect();
+        let bytes = self.bytes_mut();
+        for (r, off) in offsets.into_iter().enumerate() {
+            for x in 0..w {
+                let px = &rgba[(r * w + x) * 4..(r * w + x) * 4 + 4];
+                for c in 0..nc {
+                    let v = match comps {
+                        Components::Alpha => px[3],
+                        _ => px[c],
+                    };
+                    let at = off + (x * nc + c) * depth.bytes();
+                    match depth {
+                        BitDepth::Float => bytes[at..at + 4].copy_from_slice(&v.to_ne_bytes()),
+                        BitDepth::Short => {
+                            let q = (v.clamp(0.0, 1.0) * 65535.0).round() as u16;
+                            bytes[at..at + 2].copy_from_slice(&q.to_ne_bytes())
+                        }
+                        BitDepth::Byte => bytes[at] = (v.clamp(0.0, 1.0) * 255.0).round() as u8,
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// The pixels as RGBA f32 rows (row 0 = y1). Alpha images give (a, a, a, a); RGB gives A = 1.
+    pub fn to_rgba(&self) -> Result<Vec<f32>, String> {
+        let (w, h) = (self.width(), self.height());
+        let (nc, depth) = (self.components.count(), self.depth);
+        let bytes = self.bytes()?;
+        let mut out = vec![0f32; w * h * 4];
+        for r in 0..h {
+            let off = self.row_offset(r);
+            for x in 0..w {
+                let mut px = [0f32; 4];
+                for (c, item) in px.iter_mut().enumerate().take(nc) {
+                    let at = off + (x * nc + c) * depth.bytes();
+                    *item = match depth {
+                        BitDepth::Float => f32::from_ne_bytes([
+                            bytes[at],
+                            bytes[at + 1],
+                            bytes[at + 2],
+                            bytes[at + 3],
+                        ]),
+                        BitDepth::Short => {
+                            u16::from_ne_bytes([bytes[at], bytes[at + 1]]) as f32 / 65535.0
+                        }
+                        BitDepth::Byte => bytes[at] as f32 / 255.0,
+                    };
+                }
+                let px = match self.components {
+                    Components::Rgba => px,
+                    Components::Rgb => [px[0], px[1], px[2], 1.0],
+                    Components::Alpha => [px[0]; 4],
+                };
+                out[(r * w + x) * 4..(r * w + x) * 4 + 4].copy_from_slice(&px);
+            }
+        }
+        Ok(out)
+    }
+}
+
+/// Memory handed out by imageMemoryAlloc / memoryAlloc.
+pub(crate) struct HostMemory {
+    buf: PixelBuffer,
+    pub(crate) locks: AtomicUsize,
+}
+
+impl HostMemory {
+    pub(crate) fn new(len: usize) -> HostMemory {
+        HostMemory {
+            buf: PixelBuffer::zeroed(len),
+            locks: AtomicUsize::new(0),
+        }
+    }
+    pub(crate) fn ptr(&self) -> *mut u8 {
+        self.buf.ptr.as_ptr()
+    }
+}

@@ -1,0 +1,91 @@
+//! Helpers shared by the integration tests (each test file includes this module).
+#![allow(dead_code)]
+
+use ofx_test_host::synthetic::{green_screen_plate, Plate};
+use ofx_test_host::{
+    image_from_rgba, BitDepth, Components, Input, Instance, Plugin, RenderRequest,
+};
+use std::path::PathBuf;
+
+pub const SHOW_PREMULTIPLIED: i32 = 0;
+pub const SHOW_UNPREMULTIPLIED: i32 = 1;
+pub const SHOW_MATTE: i32 = 2;
+pub const SHOW_FOREGROUND: i32 = 3;
+pub const SHOW_COMPOSITE: i32 = 4;
+pub const SHOW_STATUS: i32 = 5;
+pub const SHOW_HINT: i32 = 6;
+pub const HINT_CLIP: i32 = 0;
+pub const HINT_BUILTIN: i32 = 2;
+
+/// An instance keyed on a synthetic plate (float RGBA, positive rowBytes).
+pub fn keyed<'p>(plugin: &'p Plugin, ctx: &str, plate: &Plate, show: i32) -> Instance<'p> {
+    let inst = plugin.create_instance(ctx).expect("createInstance");
+    set_plate(&inst, plate, BitDepth::Float, false);
+    inst.set_int("show", show).unwrap();
+    inst
+}
+
+pub fn set_plate(inst: &Instance<'_>, plate: &Plate, depth: BitDepth, negative: bool) {
+    let img = image_from_rgba(
+        plate.width,
+        plate.height,
+        &plate.rgba,
+        depth,
+        Components::Rgba,
+        negative,
+    )
+    .unwrap();
+    inst.set_input("Source", Input::Image(img)).unwrap();
+}
+
+pub fn plate(w: usize, h: usize, frame: u32) -> Plate {
+    green_screen_plate(w, h, frame)
+}
+
+/// Renders frame `time` at full scale as float; returns RGBA rows.
+pub fn render(inst: &Instance<'_>, time: f64) -> Vec<f32> {
+    let out = inst
+        .render(&RenderRequest {
+            time,
+            depth: Some(BitDepth::Float),
+            ..Default::default()
+        })
+        .unwrap_or_else(|e| panic!("render failed: {e}"));
+    out.to_rgba().unwrap()
+}
+
+/// One channel of RGBA rows.
+pub fn channel(rgba: &[f32], c: usize) -> Vec<f32> {
+    rgba.chunks_exact(4).map(|p| p[c]).collect()
+}
+
+pub fn max_abs_diff(a: &[f32], b: &[f32]) -> f32 {
+    assert_eq!(a.len(), b.len());
+    a.iter()
+        .zip(b)
+        .map(|(x, y)| (x - y).abs())
+        .fold(0.0, f32::max)
+}
+
+pub fn mean_abs_diff(a: &[f32], b: &[f32]) -> f64 {
+    assert_eq!(a.len(), b.len());
+    a.iter()
+        .zip(b)
+        .map(|(x, y)| (x - y).abs() as f64)
+        .sum::<f64>()
+        / a.len().max(1) as f64
+}
+
+/// A fresh empty directory under the target dir (unique per call).
+pub fn empty_dir(tag: &str) -> PathBuf {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    static N: AtomicUsize = AtomicUsize::new(0);
+    let d = std::env::temp_dir().join(format!(
+        "ck-test-{tag}-{}-{}",
+        std::process::id(),
+        N.fetch_add(1, Ordering::SeqCst)
+    ));
+    let _ = std::fs::remove_dir_all(&d);
+    std::fs::create_dir_all(&d).unwrap();
+    d
+}
