@@ -21,13 +21,21 @@ pub struct MatteImage {
 
 impl RgbaImage {
     pub fn new(width: usize, height: usize) -> Self {
-        Self { width, height, data: vec![0.0; width * height * 4] }
+        Self {
+            width,
+            height,
+            data: vec![0.0; width * height * 4],
+        }
     }
 }
 
 impl MatteImage {
     pub fn new(width: usize, height: usize) -> Self {
-        Self { width, height, data: vec![0.0; width * height] }
+        Self {
+            width,
+            height,
+            data: vec![0.0; width * height],
+        }
     }
 }
 
@@ -57,7 +65,14 @@ pub struct ChromaKeyParams {
 
 impl Default for ChromaKeyParams {
     fn default() -> Self {
-        Self { hue_min: 35.0, hue_max: 85.0, sat_min: 40.0, val_min: 30.0, erode_px: 7.0, blur_px: 21.0 }
+        Self {
+            hue_min: 35.0,
+            hue_max: 85.0,
+            sat_min: 40.0,
+            val_min: 30.0,
+            erode_px: 7.0,
+            blur_px: 21.0,
+        }
     }
 }
 

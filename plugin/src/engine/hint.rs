@@ -1,0 +1,178 @@
+//! The coarse alpha hint: from the AlphaHint clip, the source's alpha, or the built-in green key.
+
+use rayon::prelude::*;
+
+use super::colour::linear_to_srgb8;
+use super::morph::{erode_ellipse, gaussian_blur};
+use super::types::{ChromaKeyParams, InputColour, RgbaImage};
+
+/// OpenCV's `COLOR_RGB2HSV` on 8-bit values (H 0..180, S and V 0..255), with its integer tables,
+/// of 8-bit-equivalent sRGB values (0..1 scaled, rounded).
+pub fn hsv_opencv_8bit(r: f32, g: f32, b: f32) -> (f32, f32, f32) {
+    let q = |v: f32| (v.clamp(0.0, 1.0) * 255.0).round() as u8;
+    hsv_opencv_u8(q(r), q(g), q(b))
+}
+
+/// OpenCV's 8-bit `COLOR_RGB2HSV` of one pixel.
+pub fn hsv_opencv_u8(r: u8, g: u8, b: u8) -> (f32, f32, f32) {
+    const SHIFT: i32 = 12;
+    let (r, g, b) = (r as i32, g as i32, b as i32);
+    let v = r.max(g).max(b);
+    let vmin = r.min(g).min(b);
+    let diff = v - vmin;
+    let sdiv = |i: i32| {
+        if i == 0 {
+            0
+        } else {
+            ((255 << SHIFT) as f64 / i as f64).round_ties_even() as i32
+        }
+    };
+    let hdiv = |i: i32| {
+        if i == 0 {
+            0
+        } else {
+            ((180 << SHIFT) as f64 / (6.0 * i as f64)).round_ties_even() as i32
+        }
+    };
+    let vr = if v == r { -1 } else { 0 };
+    let vg = if v == g { -1 } else { 0 };
+    let s = (diff * sdiv(v) + (1 << (SHIFT - 1))) >> SHIFT;
+    let mut h = (vr & (g - b)) + (!vr & ((vg & (b - r + 2 * diff)) + (!vg & (r - g + 4 * diff))));
+    h = (h * hdiv(diff) + (1 << (SHIFT - 1))) >> SHIFT;
+    if h < 0 {
+        h += 180;
+    }
+    (h as f32, s as f32, v as f32)
+}
+
+/// True where the pixel is green-screen background by the suite's HSV rule.
+#[inline]
+pub fn is_screen(hsv: (f32, f32, f32), p: &ChromaKeyParams) -> bool {
+    let (h, s, v) = hsv;
+    h >= p.hue_min && h <= p.hue_max && s > p.sat_min && v > p.val_min
+}
+
+/// A kernel size in pixels at render scale 1, scaled to the current render scale.
+pub fn scaled_kernel(px: f32, render_scale: f64) -> usize {
+    let k = (px as f64 * render_scale).round();
+    if k.is_finite() && k > 0.0 {
+        k as usize
+    } else {
+        0
+    }
+}
+
+/// The built-in key: background 0, foreground 1, eroded (elliptical) and Gaussian-blurred.
+pub fn chroma_key(
+    src: &RgbaImage,
+    colour: InputColour,
+    p: &ChromaKeyParams,
+    render_scale: f64,
+) -> Vec<f32> {
+    let (w, h) = (src.width, src.height);
+    let mut fg = vec![false; w * h];
+    fg.par_chunks_mut(w.max(1))
+        .zip(src.data.par_chunks(w.max(1) * 4))
+        .for_each(|(out, row)| {
+            for (o, px) in out.iter_mut().zip(row.chunks_exact(4)) {
+                let hsv = match colour {
+                    InputColour::Linear => hsv_opencv_u8(
+                        linear_to_srgb8(px[0]),
+                        linear_to_srgb8(px[1]),
+                        linear_to_srgb8(px[2]),
+                    ),
+                    InputColour::Srgb => hsv_opencv_8bit(px[0], px[1], px[2]),
+                };
+                *o = !is_screen(hsv, p);
+            }
+        });
+    let erode_k = scaled_kernel(p.erode_px, render_scale);
+    let fg = if erode_k >= 2 {
+        erode_ellipse(&fg, w, h, erode_k)
+    } else {
+        fg
+    };
+    let hint: Vec<f32> = fg.par_iter().map(|&v| if v { 1.0 } else { 0.0 }).collect();
+    let mut blur_k = scaled_kernel(p.blur_px, render_scale);
+    if blur_k.is_multiple_of(2) && blur_k > 0 {
+        // OpenCV only takes odd Gaussian kernels.
+        blur_k += 1;
+    }
+    if blur_k >= 3 {
+        // f32 kernel sums may exceed 1 by an ulp; OpenCV's 8-bit result saturates, so clamp too.
+        let mut b = gaussian_blur(&hint, w, h, blur_k);
+        b.par_iter_mut().for_each(|v| *v = v.clamp(0.0, 1.0));
+        b
+    } else {
+        hint
+    }
+}
+
+/// The source's alpha channel as a hint (non-finite values already sanitised by the caller).
+pub fn source_alpha(src: &RgbaImage) -> Vec<f32> {
+    src.data.par_chunks_exact(4).map(|px| px[3]).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn hsv_matches_opencv_8bit() {
+        // cv2.cvtColor(np.uint8([[[0,255,0]]]) RGB2HSV) -> (60, 255, 255)
+        assert_eq!(hsv_opencv_8bit(0.0, 1.0, 0.0), (60.0, 255.0, 255.0));
+        // pure red -> (0, 255, 255); pure blue -> (120, 255, 255)
+        assert_eq!(hsv_opencv_8bit(1.0, 0.0, 0.0), (0.0, 255.0, 255.0));
+        assert_eq!(hsv_opencv_8bit(0.0, 0.0, 1.0), (120.0, 255.0, 255.0));
+        // grey: hue 0 sat 0
+        assert_eq!(hsv_opencv_8bit(0.5, 0.5, 0.5), (0.0, 0.0, 128.0));
+        // RGB (200, 100, 150): h = -50 * 1229 + 2048 >> 12 = -15 -> 165; s = 100 * 5222 + 2048 >> 12 = 127
+        let (h, s, v) = hsv_opencv_8bit(200.0 / 255.0, 100.0 / 255.0, 150.0 / 255.0);
+        assert_eq!((h, s, v), (165.0, 127.0, 200.0));
+    }
+
+    #[test]
+    fn chroma_key_separates_screen_from_subject() {
+        let (w, h) = (64, 32);
+        let mut img = RgbaImage::new(w, h);
+        for y in 0..h {
+            for x in 0..w {
+                let px = &mut img.data[(y * w + x) * 4..][..4];
+                if (20..44).contains(&x) {
+                    px.copy_from_slice(&[0.6, 0.4, 0.3, 1.0]); // skin-ish subject
+                } else {
+                    px.copy_from_slice(&[0.1, 0.7, 0.15, 1.0]); // green screen (sRGB)
+                }
+            }
+        }
+        let p = ChromaKeyParams {
+            erode_px: 0.0,
+            blur_px: 0.0,
+            ..Default::default()
+        };
+        let hint = chroma_key(&img, InputColour::Srgb, &p, 1.0);
+        assert_eq!(hint[10 * w + 5], 0.0);
+        assert_eq!(hint[10 * w + 30], 1.0);
+        // erosion by 7 eats 3 px on each side of the subject
+        let p = ChromaKeyParams {
+            erode_px: 7.0,
+            blur_px: 0.0,
+            ..Default::default()
+        };
+        let hint = chroma_key(&img, InputColour::Srgb, &p, 1.0);
+        assert_eq!(hint[10 * w + 22], 0.0);
+        assert_eq!(hint[10 * w + 23], 1.0);
+        assert_eq!(hint[10 * w + 40], 1.0);
+        assert_eq!(hint[10 * w + 41], 0.0);
+        // render scale 0.5 halves the kernels (7 -> 4 -> erodes 2 px)
+        let hint = chroma_key(&img, InputColour::Srgb, &p, 0.5);
+        assert_eq!(hint[10 * w + 21], 0.0);
+        assert_eq!(hint[10 * w + 22], 1.0);
+        // blur softens the edge but keeps the far regions
+        let p = ChromaKeyParams::default();
+        let hint = chroma_key(&img, InputColour::Srgb, &p, 1.0);
+        assert!(hint[10 * w + 23] > 0.0 && hint[10 * w + 23] < 1.0);
+        // (the subject is narrower than the blur, so its middle stays just below 1)
+        assert!(hint[10 * w + 2] < 1e-6 && hint[10 * w + 32] > 0.95);
+    }
+}
