@@ -14,7 +14,7 @@ BUILD       := $(ROOT)/build
 BUNDLE      := $(BUILD)/CorridorKey.ofx.bundle
 FIXTURES    := $(ROOT)/fixtures
 DEMO_OUT    := $(ROOT)/out/demo
-# Seeded weights of the real architecture until a trained model ships (issue 6).
+# The shipped compact model (bundle/models) is exported at 1024.
 DEMO_SIZE   ?= 1024
 SEED        ?= 0
 SIZE        ?= 2048
@@ -25,7 +25,7 @@ export CORRIDORKEY_ORT_LIB := $(ORT_LIB)
 export CORRIDORKEY_FIXTURES := $(FIXTURES)
 export CORRIDORKEY_BUNDLE := $(BUNDLE)
 
-.PHONY: demo test lint build bundle models fixtures export bench venv ort pytest cargo-test clean
+.PHONY: demo test lint build bundle fixtures export bench venv ort pytest cargo-test clean
 
 ## ---- set-up (idempotent) ----
 venv: $(VENV)/.installed
@@ -44,8 +44,11 @@ $(ORT_GPU_DIR)/libonnxruntime.so.$(ORT_VERSION):
 	bash bundle/fetch-ort.sh gpu $(ORT_VERSION) $(ORT_GPU_DIR)
 
 ## ---- build ----
+# Built per package: a workspace build would unify ofx-bindings' `host` feature (the test host's
+# FFI) into the plugin.
 build:
-	cargo build --release --workspace
+	cargo build --release -p corridorkey
+	cargo build --release -p ofx-test-host
 
 bundle: build $(ORT_LIB) $(if $(filter 1,$(GPU)),$(ORT_GPU_DIR)/libonnxruntime.so.$(ORT_VERSION))
 	bash bundle/make-bundle.sh $(BUNDLE) $(ROOT)/target/release $(if $(filter 1,$(GPU)),$(ORT_GPU_DIR),$(ORT_CPU_DIR))
@@ -59,13 +62,8 @@ export: venv
 	$(PY) -m corridorkey_export export $(if $(CHECKPOINT),--checkpoint $(CHECKPOINT),--seed $(SEED)) \
 	    --size $(SIZE) --out $(BUILD)/models
 
-models: venv
-	test -f $(BUNDLE)/Contents/Resources/models/manifest.json || \
-	  $(PY) -m corridorkey_export export --seed $(SEED) --size $(DEMO_SIZE) --precision fp32 \
-	    --out $(BUNDLE)/Contents/Resources/models
-
 ## ---- the two commands ----
-demo: bundle models
+demo: bundle
 	bash bundle/demo.sh $(BUNDLE) $(DEMO_OUT) $(DEMO_SIZE)
 
 lint:
@@ -80,7 +78,7 @@ cargo-test: bundle fixtures
 
 test: lint pytest cargo-test
 
-bench: bundle models
+bench: bundle
 	cargo run --release -p corridorkey --bin ck-bench -- $(BENCH_ARGS)
 
 clean:

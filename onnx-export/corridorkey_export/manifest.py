@@ -112,7 +112,7 @@ def validate(folder: Path) -> dict:
     errors = []
     if m.get("schema") != SCHEMA or m.get("model") != "GreenFormer":
         errors.append("schema/model")
-    if m.get("variant") not in ("hiera_base_plus", "small"):
+    if m.get("variant") not in ("hiera_base_plus", "compact", "small"):
         errors.append(f"variant {m.get('variant')!r}")
     src = m.get("source", {})
     if set(src) != {"checkpoint", "sha256", "seed"} or ((src["checkpoint"] is None) == (src["seed"] is None)):

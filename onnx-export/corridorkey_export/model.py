@@ -32,6 +32,9 @@ VARIANTS = {
     # Same code, tiny dims: keeps every structural feature (windowed attention, lagged mask-unit
     # block, three q-pool transitions, global attention) so fixtures exercise the real graph shape.
     "small": Variant("small", "hiera_base_plus_224", 8, 1, (1, 2, 2, 1), 32, 16),
+    # The shipped synthetic-trained model (train/): same graphs, ~3.3 M parameters, fp16 export at
+    # S=1024 about 10 MB including its 256x256x32 pos_embed.
+    "compact": Variant("compact", "hiera_base_plus_224", 32, 1, (1, 2, 5, 2), 64, 32),
 }
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)

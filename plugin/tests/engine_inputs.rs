@@ -175,10 +175,12 @@ fn closest_size_is_used_with_a_warning() {
         )
         .unwrap();
     assert!(
-        out.warnings.iter().any(|w| w.contains("closest size, 128")),
+        out.notes.iter().any(|w| w.contains("closest size, 128")),
         "{:?}",
-        out.warnings
+        out.notes
     );
+    // An expected substitution is not a warning badge on the node.
+    assert!(out.warnings.is_empty(), "{:?}", out.warnings);
 }
 
 #[test]

@@ -98,13 +98,16 @@ pub fn load(dir: &Path) -> Result<Manifest, ManifestError> {
 pub struct Choice {
     pub coarse: GraphEntry,
     pub refiner: Option<GraphEntry>,
-    /// Non-fatal notes (closest size, other precision).
+    /// Expected substitutions (closest size, other precision).
+    pub notes: Vec<String>,
+    /// Things that change the result (no refiner, mixed precisions).
     pub warnings: Vec<String>,
 }
 
 /// Picks the coarse graph for `size` (closest available otherwise) in `precision` (the other one
 /// otherwise), and the refiner of the same precision (the other one otherwise).
 pub fn choose(m: &Manifest, size: usize, precision: &str) -> Result<Choice, ManifestError> {
+    let mut notes = Vec::new();
     let mut warnings = Vec::new();
     let coarse: Vec<&GraphEntry> = m
         .graphs
@@ -122,7 +125,7 @@ pub fn choose(m: &Manifest, size: usize, precision: &str) -> Result<Choice, Mani
         .min_by_key(|&s| (s.abs_diff(size), std::cmp::Reverse(s)))
         .unwrap_or(size);
     if best_size != size {
-        warnings.push(format!(
+        notes.push(format!(
             "no {size} graph in the model folder; using the closest size, {best_size}"
         ));
     }
@@ -134,7 +137,7 @@ pub fn choose(m: &Manifest, size: usize, precision: &str) -> Result<Choice, Mani
         Some(g) => (*g).clone(),
         None => {
             let g = at_size[0].clone();
-            warnings.push(format!(
+            notes.push(format!(
                 "no {precision} coarse graph at {best_size}; using {}",
                 g.precision
             ));
@@ -159,6 +162,7 @@ pub fn choose(m: &Manifest, size: usize, precision: &str) -> Result<Choice, Mani
     Ok(Choice {
         coarse,
         refiner,
+        notes,
         warnings,
     })
 }

@@ -279,6 +279,7 @@ impl Engine {
                 premultiplied: output::is_premultiplied(params.output),
                 stats: FrameStats::default(),
                 warnings: Vec::new(),
+                notes: Vec::new(),
             });
         }
         if !(params.render_scale.is_finite() && params.render_scale > 0.0) {
@@ -325,6 +326,7 @@ impl Engine {
         let (w, h) = (input.source.width, input.source.height);
         let mut stats = FrameStats::default();
         let mut warnings = Vec::new();
+        let mut notes = Vec::new();
         let t_prepare = Instant::now();
 
         let (src, bad) = sanitise_rgba(input.source);
@@ -353,8 +355,7 @@ impl Engine {
             (HintSource::SourceAlpha, _) => Cow::Owned(hint::source_alpha(&src)),
             (source, _) => {
                 if source == HintSource::Clip {
-                    warnings
-                        .push("AlphaHint clip not connected; using the built-in chroma key".into());
+                    notes.push("AlphaHint clip not connected; using the built-in chroma key".into());
                 }
                 Cow::Owned(hint::chroma_key(
                     &src,
@@ -373,6 +374,7 @@ impl Engine {
                 premultiplied: false,
                 stats,
                 warnings,
+                notes,
             });
         }
 
@@ -410,6 +412,7 @@ impl Engine {
                         premultiplied: false,
                         stats,
                         warnings,
+                        notes,
                     });
                 }
                 Err(e) => return Err(e),
@@ -428,6 +431,7 @@ impl Engine {
                 .map_err(EngineError::Inference)?;
         }
         warnings.extend(loaded.warnings.iter().cloned());
+        notes.extend(loaded.notes.iter().cloned());
         let s = loaded.size;
         stats.prepare_ms = (ms(t_prepare) - load_ms).max(0.0);
 
@@ -493,6 +497,7 @@ impl Engine {
             premultiplied: output::is_premultiplied(params.output),
             stats,
             warnings,
+            notes,
         })
     }
 }

@@ -103,8 +103,10 @@ pub struct Loaded {
     pub precision: String,
     pub provider: Provider,
     pub variant: String,
-    /// Fallbacks and substitutions made while loading; repeated in every frame's warnings.
+    /// Fallbacks made while loading; repeated in every frame's warnings.
     pub warnings: Vec<String>,
+    /// Substitutions made while loading (closest size, other precision); repeated in every frame's notes.
+    pub notes: Vec<String>,
 }
 
 impl Loaded {
@@ -378,6 +380,7 @@ pub fn load(rt: &RuntimeConfig, size: usize) -> Result<Loaded, EngineError> {
         };
         warnings.extend(choice.warnings.iter().cloned());
         return Ok(Loaded {
+            notes: choice.notes.clone(),
             key,
             coarse,
             refiner,

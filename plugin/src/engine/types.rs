@@ -210,6 +210,10 @@ pub struct FrameOutput {
     /// True when `image` is premultiplied (what the OFX layer declares).
     pub premultiplied: bool,
     pub stats: FrameStats,
-    /// Non-fatal things the compositor should know (fallbacks, sanitised pixels).
+    /// Problems the compositor must see (device fallbacks, sanitised pixels, no refiner): the OFX
+    /// layer shows them as a persistent warning.
     pub warnings: Vec<String>,
+    /// Expected substitutions (built-in key for an unconnected hint clip, closest model size or
+    /// precision): informational, for the info line and logs, never a warning badge.
+    pub notes: Vec<String>,
 }

@@ -175,8 +175,11 @@ fn render_inner(effect: &ImageEffect, in_args: &PropertySet, inst: &Instance) ->
                 inst.show_warning(effect, format!("CorridorKey: {}", out.warnings.join("; ")));
             }
             log(format!(
-                "frame {} keyed in {ms:.0} ms ({}x{})",
-                s.time, source.width, source.height
+                "frame {} keyed in {ms:.0} ms ({}x{}){}",
+                s.time,
+                source.width,
+                source.height,
+                if out.notes.is_empty() { String::new() } else { format!("; {}", out.notes.join("; ")) }
             ));
             if may_set_params_in_render() {
                 let info = format!(

@@ -1,0 +1,49 @@
+#!/usr/bin/env bash
+# On the lent H100, after ORT GPU staging (../shared/tools/ort-gpu-pack): exports the real architecture
+# with seeded weights, checks fp16 CUDA against fp32, and runs ck-bench (binaries carried in .device/bin).
+#   bash bench/gpu-h100.sh engine|torch
+set -uo pipefail
+. ~/ortgpu/env.sh
+export PYTHONPATH=$HOME/ortgpu/py:$PWD/onnx-export:$PWD/bench
+OUT=${OUT:-/tmp/out}; mkdir -p "$OUT"
+M=/tmp/models
+log() { echo "== $*" | tee -a "$OUT/log.txt"; }
+# Device-level memory (CUDA context included), sampled every 20 ms while a command runs.
+with_peak() {
+  local tag=$1; shift
+  nvidia-smi --query-gpu=memory.used --format=csv,noheader,nounits -lms 20 > "/tmp/mem_$tag.txt" &
+  local mon=$!
+  "$@"; local rc=$?
+  kill $mon; wait $mon 2>/dev/null
+  echo "$tag device_peak_mib=$(sort -n /tmp/mem_$tag.txt | tail -1) baseline_mib=$(head -1 /tmp/mem_$tag.txt)" | tee -a "$OUT/peaks.txt"
+  return $rc
+}
+nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv | tee "$OUT/gpu.txt"
+case "${1:-engine}" in
+engine)
+  for s in 2048 1536 1024; do
+    log "export S=$s"
+    /usr/bin/time -v python3 -m corridorkey_export export --seed 0 --size $s --precision fp32,fp16 --out $M \
+      > "$OUT/export_$s.log" 2>&1 || { tail -30 "$OUT/export_$s.log"; exit 1; }
+    grep -E "Elapsed|Maximum resident" "$OUT/export_$s.log" | tee -a "$OUT/log.txt"
+  done
+  ls -la $M | tee -a "$OUT/log.txt"
+  log "fp16 parity S=2048"
+  python3 bench/fp16_parity.py --model-dir $M --size 2048 > "$OUT/parity_2048.json" 2> "$OUT/parity.err"; tail -5 "$OUT/parity.err"
+  cat "$OUT/parity_2048.json"
+  B=".device/bin/ck-bench --model-dir $M --ort-lib $ORT_DYLIB_PATH --device cuda"
+  with_peak s2048 $B --frames 20 --json "$OUT/s2048.json" --md "$OUT/s2048.md" 2>&1 | tail -25
+  with_peak s2048_noskip $B --frames 10 --no-skip --json "$OUT/s2048_noskip.json" 2>&1 | tail -6
+  with_peak s2048_full $B --frames 10 --tile full --json "$OUT/s2048_full.json" 2>&1 | tail -6
+  with_peak s1536 $B --frames 10 --size 1536 --json "$OUT/s1536.json" 2>&1 | tail -6
+  with_peak s1024 $B --frames 10 --size 1024 --json "$OUT/s1024.json" 2>&1 | tail -6
+  with_peak s2048_cpu_fallback_check $B --frames 1 --device cpu --size 1024 --json "$OUT/s1024_cpu.json" 2>&1 | tail -4
+  ;;
+torch)
+  for mode in eager-fp16 eager-autocast compile-fp16; do
+    log "torch $mode"
+    with_peak "torch_$mode" timeout 280 python3 bench/torch_reference.py --mode $mode --frames 10 \
+      | tee -a "$OUT/torch.jsonl"
+  done
+  ;;
+esac

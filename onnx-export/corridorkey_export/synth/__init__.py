@@ -1,0 +1,1 @@
+"""Synthetic green-screen plates with known alpha, and the coarse hints the keyer is given."""

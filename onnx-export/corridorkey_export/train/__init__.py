@@ -1,0 +1,1 @@
+"""Training the compact GreenFormer on synthetic plates (resumable, time-boxed chunks)."""

@@ -1,0 +1,58 @@
+"""Training batches: synthetic plates + perturbed hints -> upstream-prepared model input and targets."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+
+from ..model import IMAGENET_MEAN, IMAGENET_STD
+from ..preprocess import linear_to_srgb, resize_aa
+from ..synth.perturb import training_hints
+from ..synth.plates import make_plates
+
+
+@dataclass
+class Batch:
+    x: torch.Tensor       # [B,4,S,S] ImageNet-normalised sRGB + hint (the model's input)
+    alpha: torch.Tensor   # [B,1,S,S]
+    fg: torch.Tensor      # [B,3,S,S] straight sRGB
+    bg: torch.Tensor      # [B,3,S,S] sRGB
+    hint: torch.Tensor    # [B,1,S,S]
+
+
+def normalise(srgb: torch.Tensor) -> torch.Tensor:
+    mean = torch.tensor(IMAGENET_MEAN, device=srgb.device).view(1, 3, 1, 1)
+    std = torch.tensor(IMAGENET_STD, device=srgb.device).view(1, 3, 1, 1)
+    return (srgb - mean) / std
+
+
+def step_generator(seed: int, step: int, device) -> torch.Generator:
+    """Batch `step` of run `seed` is a pure function of (seed, step, device): resuming replays the stream."""
+    g = torch.Generator(device=device)
+    g.manual_seed((seed * 1_000_003 + step * 7919) % (2**63 - 1))
+    return g
+
+
+@torch.no_grad()
+def make_batch(batch: int, size: int, seed: int, step: int, device, anamorphic_fraction: float = 0.4) -> Batch:
+    g = step_generator(seed, step, device)
+    u = torch.rand(3, generator=g, device=device).tolist()
+    h = w = size
+    if u[0] < anamorphic_fraction:
+        # Real plates (16:9, 17:9) are squashed into S x S upstream: draw some non-square plates and
+        # resize them the same way, with the hint made at plate resolution as the plugin does.
+        short = max(32, int(round(size * (0.5 + 0.5 * u[1]) / 8)) * 8)
+        h, w = (short, size) if u[2] < 0.75 else (size, short)
+    p = make_plates(batch, h, w, g, device)
+    hint = training_hints(p, g)
+    if (h, w) == (size, size):
+        # Already S x S: upstream's resize is the identity; linear plates become sRGB as upstream does.
+        return Batch(x=torch.cat([normalise(p.srgb), hint], 1), alpha=p.alpha, fg=p.fg, bg=p.bg, hint=hint)
+    plate = resize_aa(p.plate, size)
+    srgb = torch.where(p.is_linear.view(-1, 1, 1, 1), linear_to_srgb(plate), plate)
+    alpha = resize_aa(p.alpha, size).clamp(0, 1)
+    fg = torch.where(alpha > 1e-4, resize_aa(p.fg * p.alpha, size) / alpha.clamp(min=1e-4), torch.zeros_like(srgb))
+    hint = resize_aa(hint, size).clamp(0, 1)
+    return Batch(x=torch.cat([normalise(srgb), hint], 1), alpha=alpha, fg=fg.clamp(0, 1),
+                 bg=resize_aa(p.bg, size), hint=hint)

@@ -1,0 +1,40 @@
+"""Matting losses: alpha L1 + alpha-gradient L1, FG L1 where alpha > 0, composite L1, coarse-head L1."""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+
+from ..preprocess import srgb_to_linear
+
+WEIGHTS = {"alpha": 1.0, "grad": 1.0, "fg": 0.5, "comp": 0.5, "coarse": 0.5}
+
+
+def _grad(a: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    return a[..., :, 1:] - a[..., :, :-1], a[..., 1:, :] - a[..., :-1, :]
+
+
+def gradient_l1(pred: torch.Tensor, gt: torch.Tensor) -> torch.Tensor:
+    px, py = _grad(pred)
+    gx, gy = _grad(gt)
+    return (px - gx).abs().mean() + (py - gy).abs().mean()
+
+
+def losses(out: dict[str, torch.Tensor], alpha: torch.Tensor, fg: torch.Tensor, bg: torch.Tensor) -> dict[str, torch.Tensor]:
+    """All terms in fp32. `out` is GreenFormer's compose() dict (alpha, fg in (0,1); coarse logits)."""
+    a = out["alpha"].float()
+    f = out["fg"].float()
+    s = alpha.shape[-1]
+    terms = {"alpha": (a - alpha).abs().mean(), "grad": gradient_l1(a, alpha)}
+    mask = (alpha > 0).float()
+    terms["fg"] = ((f - fg).abs() * mask).sum() / (mask.sum() * 3 + 1.0)
+    # Composite over the clean screen in linear light: ties alpha and FG together where alpha is partial.
+    lin_bg = srgb_to_linear(bg)
+    comp_pred = a * srgb_to_linear(f) + (1 - a) * lin_bg
+    comp_gt = alpha * srgb_to_linear(fg) + (1 - alpha) * lin_bg
+    terms["comp"] = (comp_pred - comp_gt).abs().mean()
+    # Deep supervision of the coarse head (the refiner starts near zero, so this drives the backbone early).
+    coarse = torch.sigmoid(F.interpolate(out["alpha_logits"].float(), size=(s, s), mode="bilinear", align_corners=False))
+    terms["coarse"] = (coarse - alpha).abs().mean()
+    terms["total"] = sum(WEIGHTS[k] * v for k, v in terms.items())
+    return terms
