@@ -65,6 +65,12 @@ fn absent_hint_clip_falls_back_to_the_builtin_key() {
             0.0,
             "AlphaHint {what} must behave as the built-in key"
         );
+        // The documented default behaviour, not a problem: no warning badge on the node.
+        assert!(
+            inst.persistent_message().is_none(),
+            "AlphaHint {what}: unexpected persistent message {:?}",
+            inst.persistent_message()
+        );
     }
 }
 

@@ -355,7 +355,8 @@ impl Engine {
             (HintSource::SourceAlpha, _) => Cow::Owned(hint::source_alpha(&src)),
             (source, _) => {
                 if source == HintSource::Clip {
-                    notes.push("AlphaHint clip not connected; using the built-in chroma key".into());
+                    notes
+                        .push("AlphaHint clip not connected; using the built-in chroma key".into());
                 }
                 Cow::Owned(hint::chroma_key(
                     &src,

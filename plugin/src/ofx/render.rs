@@ -179,7 +179,11 @@ fn render_inner(effect: &ImageEffect, in_args: &PropertySet, inst: &Instance) ->
                 s.time,
                 source.width,
                 source.height,
-                if out.notes.is_empty() { String::new() } else { format!("; {}", out.notes.join("; ")) }
+                if out.notes.is_empty() {
+                    String::new()
+                } else {
+                    format!("; {}", out.notes.join("; "))
+                }
             ));
             if may_set_params_in_render() {
                 let info = format!(
