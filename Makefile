@@ -21,7 +21,9 @@ SIZE        ?= 2048
 CHECKPOINT  ?=
 GPU         ?= 0
 
+ORT_GPU_LIB := $(ORT_GPU_DIR)/libonnxruntime.so.$(ORT_VERSION)
 export CORRIDORKEY_ORT_LIB := $(ORT_LIB)
+export CORRIDORKEY_ORT_GPU_LIB := $(ORT_GPU_LIB)
 export CORRIDORKEY_FIXTURES := $(FIXTURES)
 export CORRIDORKEY_BUNDLE := $(BUNDLE)
 
@@ -40,7 +42,7 @@ ort: $(ORT_LIB)
 $(ORT_LIB):
 	bash bundle/fetch-ort.sh cpu $(ORT_VERSION) $(ORT_CPU_DIR)
 
-$(ORT_GPU_DIR)/libonnxruntime.so.$(ORT_VERSION):
+$(ORT_GPU_LIB):
 	bash bundle/fetch-ort.sh gpu $(ORT_VERSION) $(ORT_GPU_DIR)
 
 ## ---- build ----
@@ -50,7 +52,7 @@ build:
 	cargo build --release -p corridorkey
 	cargo build --release -p ofx-test-host
 
-bundle: build $(ORT_LIB) $(if $(filter 1,$(GPU)),$(ORT_GPU_DIR)/libonnxruntime.so.$(ORT_VERSION))
+bundle: build $(ORT_LIB) $(if $(filter 1,$(GPU)),$(ORT_GPU_LIB))
 	bash bundle/make-bundle.sh $(BUNDLE) $(ROOT)/target/release $(if $(filter 1,$(GPU)),$(ORT_GPU_DIR),$(ORT_CPU_DIR))
 
 ## ---- models ----
@@ -73,7 +75,8 @@ lint:
 pytest: venv
 	cd onnx-export && $(PY) -m pytest -q
 
-cargo-test: bundle fixtures
+# The GPU build of ONNX Runtime too: a test checks that a CUDA fallback names the missing library.
+cargo-test: bundle fixtures $(ORT_GPU_LIB)
 	cargo test --release --workspace
 
 test: lint pytest cargo-test
