@@ -28,6 +28,23 @@ fn parse<T>(s: String, what: &str, f: fn(&str) -> Option<T>) -> Result<T> {
     f(&s).ok_or_else(|| Error::new(Status::ErrFormat, format!("unknown {what} {s:?}")))
 }
 
+// Clips and images carry the same format properties; both read them through these.
+
+fn pixel_depth(props: &PropertySet) -> Result<BitDepth> {
+    let s = props.get_string(crate::k!(kOfxImageEffectPropPixelDepth), 0)?;
+    parse(s, "pixel depth", BitDepth::parse)
+}
+
+fn components(props: &PropertySet) -> Result<Components> {
+    let s = props.get_string(crate::k!(kOfxImageEffectPropComponents), 0)?;
+    parse(s, "components", Components::parse)
+}
+
+fn premultiplication(props: &PropertySet) -> Result<Premult> {
+    let s = props.get_string(crate::k!(kOfxImageEffectPropPreMultiplication), 0)?;
+    parse(s, "premultiplication", Premult::parse)
+}
+
 impl Clip {
     pub(crate) fn new(
         handle: OfxImageClipHandle,
@@ -69,24 +86,15 @@ impl Clip {
     }
 
     pub fn pixel_depth(&self) -> Result<BitDepth> {
-        let s = self
-            .props
-            .get_string(crate::k!(kOfxImageEffectPropPixelDepth), 0)?;
-        parse(s, "pixel depth", BitDepth::parse)
+        pixel_depth(&self.props)
     }
 
     pub fn components(&self) -> Result<Components> {
-        let s = self
-            .props
-            .get_string(crate::k!(kOfxImageEffectPropComponents), 0)?;
-        parse(s, "components", Components::parse)
+        components(&self.props)
     }
 
     pub fn premultiplication(&self) -> Result<Premult> {
-        let s = self
-            .props
-            .get_string(crate::k!(kOfxImageEffectPropPreMultiplication), 0)?;
-        parse(s, "premultiplication", Premult::parse)
+        premultiplication(&self.props)
     }
 
     /// Region of definition in canonical coordinates.
@@ -184,24 +192,15 @@ impl Image {
     }
 
     pub fn pixel_depth(&self) -> Result<BitDepth> {
-        let s = self
-            .props
-            .get_string(crate::k!(kOfxImageEffectPropPixelDepth), 0)?;
-        parse(s, "pixel depth", BitDepth::parse)
+        pixel_depth(&self.props)
     }
 
     pub fn components(&self) -> Result<Components> {
-        let s = self
-            .props
-            .get_string(crate::k!(kOfxImageEffectPropComponents), 0)?;
-        parse(s, "components", Components::parse)
+        components(&self.props)
     }
 
     pub fn premultiplication(&self) -> Result<Premult> {
-        let s = self
-            .props
-            .get_string(crate::k!(kOfxImageEffectPropPreMultiplication), 0)?;
-        parse(s, "premultiplication", Premult::parse)
+        premultiplication(&self.props)
     }
 
     /// `kOfxImageEffectPropRenderScale` of the image, (1, 1) when the host omits it.

@@ -126,6 +126,27 @@ impl ParamDef<'_> {
     }
 }
 
+/// Where a numeric param's default, range and display range go, in that order (Double and Int alike).
+const RANGE_KEYS: [&CStr; 5] = [
+    crate::k!(kOfxParamPropDefault),
+    crate::k!(kOfxParamPropMin),
+    crate::k!(kOfxParamPropMax),
+    crate::k!(kOfxParamPropDisplayMin),
+    crate::k!(kOfxParamPropDisplayMax),
+];
+
+/// A string param's value as the host returned it (NULL reads as empty).
+///
+/// # Safety
+/// `p` is NULL or a NUL-terminated string that stays valid for the call.
+unsafe fn host_string(p: *const c_char) -> String {
+    if p.is_null() {
+        return String::new();
+    }
+    // SAFETY: non-NULL, so NUL-terminated and valid (the caller's contract).
+    unsafe { CStr::from_ptr(p) }.to_string_lossy().into_owned()
+}
+
 fn missing(what: &str) -> Error {
     Error::new(
         Status::ErrMissingHostFeature,
@@ -211,11 +232,13 @@ impl ParamSet {
                 increment,
             } => {
                 common(&c)?;
-                p.set_double(crate::k!(kOfxParamPropDefault), 0, default)?;
-                p.set_double(crate::k!(kOfxParamPropMin), 0, min)?;
-                p.set_double(crate::k!(kOfxParamPropMax), 0, max)?;
-                p.set_double(crate::k!(kOfxParamPropDisplayMin), 0, display_min)?;
-                p.set_double(crate::k!(kOfxParamPropDisplayMax), 0, display_max)?;
+                for (key, v) in
+                    RANGE_KEYS
+                        .into_iter()
+                        .zip([default, min, max, display_min, display_max])
+                {
+                    p.set_double(key, 0, v)?;
+                }
                 // Cosmetic: a host that lacks these still works.
                 let _ = p.set_int(crate::k!(kOfxParamPropDigits), 0, digits);
                 let _ = p.set_double(crate::k!(kOfxParamPropIncrement), 0, increment);
@@ -229,11 +252,13 @@ impl ParamSet {
                 display_max,
             } => {
                 common(&c)?;
-                p.set_int(crate::k!(kOfxParamPropDefault), 0, default)?;
-                p.set_int(crate::k!(kOfxParamPropMin), 0, min)?;
-                p.set_int(crate::k!(kOfxParamPropMax), 0, max)?;
-                p.set_int(crate::k!(kOfxParamPropDisplayMin), 0, display_min)?;
-                p.set_int(crate::k!(kOfxParamPropDisplayMax), 0, display_max)?;
+                for (key, v) in
+                    RANGE_KEYS
+                        .into_iter()
+                        .zip([default, min, max, display_min, display_max])
+                {
+                    p.set_int(key, 0, v)?;
+                }
             }
             ParamDef::Bool { common: c, default } => {
                 common(&c)?;
@@ -410,11 +435,8 @@ impl Param {
             unsafe { self.get_at()?(self.handle, time, &mut p as *mut *const c_char) },
             || "string param".into(),
         )?;
-        if p.is_null() {
-            return Ok(String::new());
-        }
-        // SAFETY: NUL-terminated host string, valid for the duration of the action.
-        Ok(unsafe { CStr::from_ptr(p) }.to_string_lossy().into_owned())
+        // SAFETY: the host owns the string (or left NULL); it stays valid for the action.
+        Ok(unsafe { host_string(p) })
     }
 
     fn get_now(
@@ -446,11 +468,8 @@ impl Param {
             unsafe { self.get_now()?(self.handle, &mut p as *mut *const c_char) },
             || "string param".into(),
         )?;
-        if p.is_null() {
-            return Ok(String::new());
-        }
-        // SAFETY: NUL-terminated host string, valid for the duration of the action.
-        Ok(unsafe { CStr::from_ptr(p) }.to_string_lossy().into_owned())
+        // SAFETY: the host owns the string (or left NULL); it stays valid for the action.
+        Ok(unsafe { host_string(p) })
     }
 
     /// Sets a string param's value (instanceChanged, or a read-only info line).

@@ -65,7 +65,8 @@ pub fn fixtures_dir() -> PathBuf {
 }
 
 /// A model folder for tests that need the network: `$CORRIDORKEY_TEST_MODEL_DIR`, else
-/// `<fixtures>/small_s128`. None (after a loud message) when the folder has no manifest.json.
+/// `<fixtures>/small_s128`. Panics when the folder has no manifest.json: `make test` always makes the
+/// fixtures, and a model test that skipped itself would hide a broken set-up.
 pub fn test_model_dir() -> Option<PathBuf> {
     let dir = std::env::var_os("CORRIDORKEY_TEST_MODEL_DIR")
         .map(PathBuf::from)
@@ -73,11 +74,10 @@ pub fn test_model_dir() -> Option<PathBuf> {
     if dir.join("manifest.json").is_file() {
         Some(dir)
     } else {
-        eprintln!(
-            "\n*** SKIPPED: no model at {} (set CORRIDORKEY_TEST_MODEL_DIR or run `make fixtures`) ***\n",
+        panic!(
+            "no model at {} (set CORRIDORKEY_TEST_MODEL_DIR or run `make fixtures`)",
             dir.display()
-        );
-        None
+        )
     }
 }
 

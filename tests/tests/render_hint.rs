@@ -258,20 +258,7 @@ fn eight_threads_match_a_serial_run() {
         inst.set_int("hintSource", HINT_BUILTIN).unwrap();
         render(&inst, f as f64)
     };
-    let serial: Vec<Vec<f32>> = (0..8).map(run).collect();
-    let parallel: Vec<Vec<f32>> = std::thread::scope(|s| {
-        let hs: Vec<_> = (0..8).map(|f| s.spawn(move || run(f))).collect();
-        hs.into_iter()
-            .map(|h| h.join().expect("render thread panicked"))
-            .collect()
-    });
-    for f in 0..8 {
-        assert_eq!(
-            max_abs_diff(&serial[f], &parallel[f]),
-            0.0,
-            "frame {f} differs between serial and parallel"
-        );
-    }
+    let serial = assert_threads_match_serial(8, run);
     assert_ne!(serial[0], serial[7], "frames should differ");
 }
 

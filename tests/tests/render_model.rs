@@ -1,5 +1,5 @@
 //! Renders through the network. They need a model folder (`$CORRIDORKEY_TEST_MODEL_DIR`, else
-//! `<fixtures>/small_s128`) and skip loudly without one.
+//! `<fixtures>/small_s128`) and fail without one.
 
 mod common;
 use common::*;
@@ -160,20 +160,7 @@ fn eight_threads_match_a_serial_run_with_the_network() {
         let inst = with_model(plugin, &plates[f], SHOW_PREMULTIPLIED).unwrap();
         render(&inst, f as f64)
     };
-    let serial: Vec<Vec<f32>> = (0..8).map(run).collect();
-    let parallel: Vec<Vec<f32>> = std::thread::scope(|s| {
-        let hs: Vec<_> = (0..8).map(|f| s.spawn(move || run(f))).collect();
-        hs.into_iter()
-            .map(|h| h.join().expect("render thread panicked"))
-            .collect()
-    });
-    for f in 0..8 {
-        assert_eq!(
-            max_abs_diff(&serial[f], &parallel[f]),
-            0.0,
-            "frame {f}: parallel differs from serial"
-        );
-    }
+    assert_threads_match_serial(8, run);
 }
 
 #[test]

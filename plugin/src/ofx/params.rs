@@ -456,6 +456,22 @@ mod tests {
         }
     }
 
+    /// The display range lies inside the range, and the default inside the range.
+    fn assert_range<T: PartialOrd>(
+        name: &str,
+        default: T,
+        min: T,
+        max: T,
+        display_min: T,
+        display_max: T,
+    ) {
+        assert!(
+            min <= display_min && display_min < display_max && display_max <= max,
+            "{name}"
+        );
+        assert!(min <= default && default <= max, "{name}");
+    }
+
     #[test]
     fn numeric_params_have_ranges_containing_defaults() {
         for d in DEFINITIONS {
@@ -468,14 +484,7 @@ mod tests {
                     display_min,
                     display_max,
                     ..
-                } => {
-                    assert!(
-                        min <= display_min && display_min < display_max && display_max <= max,
-                        "{}",
-                        common.name
-                    );
-                    assert!(min <= default && default <= max, "{}", common.name);
-                }
+                } => assert_range(common.name, default, min, max, display_min, display_max),
                 ParamDef::Int {
                     common,
                     default,
@@ -483,14 +492,7 @@ mod tests {
                     max,
                     display_min,
                     display_max,
-                } => {
-                    assert!(
-                        min <= display_min && display_min < display_max && display_max <= max,
-                        "{}",
-                        common.name
-                    );
-                    assert!(min <= default && default <= max, "{}", common.name);
-                }
+                } => assert_range(common.name, default, min, max, display_min, display_max),
                 ParamDef::Choice {
                     common,
                     options,

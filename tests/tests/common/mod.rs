@@ -67,6 +67,30 @@ pub fn max_abs_diff(a: &[f32], b: &[f32]) -> f32 {
         .fold(0.0, f32::max)
 }
 
+/// Renders frames `0..n` once one after another and once on `n` threads at a time, asserts each
+/// frame comes out identical both ways, and returns the serial renders.
+pub fn assert_threads_match_serial<F>(n: usize, run: F) -> Vec<Vec<f32>>
+where
+    F: Fn(usize) -> Vec<f32> + Sync,
+{
+    let serial: Vec<Vec<f32>> = (0..n).map(&run).collect();
+    let run = &run;
+    let parallel: Vec<Vec<f32>> = std::thread::scope(|s| {
+        let hs: Vec<_> = (0..n).map(|f| s.spawn(move || run(f))).collect();
+        hs.into_iter()
+            .map(|h| h.join().expect("render thread panicked"))
+            .collect()
+    });
+    for f in 0..n {
+        assert_eq!(
+            max_abs_diff(&serial[f], &parallel[f]),
+            0.0,
+            "frame {f}: parallel differs from serial"
+        );
+    }
+    serial
+}
+
 pub fn mean_abs_diff(a: &[f32], b: &[f32]) -> f64 {
     assert_eq!(a.len(), b.len());
     a.iter()
