@@ -77,7 +77,7 @@ pytest: venv
 
 # The GPU build of ONNX Runtime too: a test checks that a CUDA fallback names the missing library.
 cargo-test: bundle fixtures $(ORT_GPU_LIB)
-	cargo test --release --workspace
+	cargo test --release --workspace --all-targets
 
 test: lint pytest cargo-test
 
