@@ -39,6 +39,21 @@ engine)
   with_peak s1024 $B --frames 10 --size 1024 --json "$OUT/s1024.json" 2>&1 | tail -6
   with_peak s2048_cpu_fallback_check $B --frames 1 --device cpu --size 1024 --json "$OUT/s1024_cpu.json" 2>&1 | tail -4
   ;;
+tune)
+  # CUDA-provider options (CORRIDORKEY_CUDA_OPTIONS) and refiner batch, S=2048 fp16, same plates.
+  python3 -m corridorkey_export export --seed 0 --size 2048 --precision fp16 --out $M > "$OUT/export.log" 2>&1 \
+    || { tail -20 "$OUT/export.log"; exit 1; }
+  B=".device/bin/ck-bench --model-dir $M --ort-lib $ORT_DYLIB_PATH --device cuda --frames 8"
+  run() { local tag=$1 opts=$2; shift 2
+    log "$tag: CORRIDORKEY_CUDA_OPTIONS='$opts' $*"
+    CORRIDORKEY_CUDA_OPTIONS="$opts" with_peak "$tag" $B "$@" --json "$OUT/$tag.json" 2>&1 | tail -2 | tee -a "$OUT/log.txt"; }
+  run base "" --batch 4
+  run nhwc "prefer_nhwc=1" --batch 4
+  run nhwc_b8 "prefer_nhwc=1" --batch 8
+  run nhwc_b25 "prefer_nhwc=1" --batch 25
+  run exhaustive "cudnn_conv_algo_search=EXHAUSTIVE" --batch 4
+  run nhwc_full "prefer_nhwc=1" --tile full
+  ;;
 torch)
   for mode in eager-fp16 eager-autocast compile-fp16; do
     log "torch $mode"

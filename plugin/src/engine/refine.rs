@@ -139,6 +139,8 @@ pub fn refine(
         // touches sums exactly the same terms in the same order as in a run without skipping.
         let mut pending: Vec<Tile> = Vec::new();
         let batch = settings.batch.max(1);
+        // A frame with fewer tiles to run than a batch (full frame: one S x S tile) is not padded.
+        let shape_batch = batch.min(run_tiles.len().max(1));
         let mut flush = |pending: &mut Vec<Tile>, acc: &mut Vec<f32>| -> Result<(), EngineError> {
             if pending.is_empty() {
                 return Ok(());
@@ -146,9 +148,16 @@ pub fn refine(
             if abort() {
                 return Err(EngineError::Aborted);
             }
-            let input = tile_batch(image, up, s, pending, t);
-            let deltas = run(&input, pending.len(), t)?;
-            if deltas.len() != pending.len() * 4 * t * t {
+            // Every run gets the same [B,7,T,T] shape: a short last batch is padded with copies
+            // of its last tile (their outputs are dropped). A shape that changes from run to run
+            // makes the CUDA arena re-plan every frame; measured on an H100 it slowed the next
+            // frame's coarse pass from 66 to ~290 ms (BENCHMARKS.md).
+            let real = pending.len();
+            let mut padded = pending.clone();
+            padded.resize(shape_batch, pending[real - 1]);
+            let input = tile_batch(image, up, s, &padded, t);
+            let deltas = run(&input, padded.len(), t)?;
+            if deltas.len() != padded.len() * 4 * t * t {
                 return Err(EngineError::Inference(
                     "refiner returned a wrong-sized batch".into(),
                 ));

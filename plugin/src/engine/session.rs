@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 use std::time::SystemTime;
 
 use ort::environment::Environment;
-use ort::ep::{self, ExecutionProviderDispatch};
+use ort::ep::{self, ArbitrarilyConfigurableExecutionProvider, ExecutionProviderDispatch};
 use ort::memory::{AllocationDevice, Allocator, AllocatorType, MemoryInfo, MemoryType};
 use ort::session::Session;
 use ort::value::{TensorElementType, ValueType};
@@ -143,7 +143,24 @@ fn cuda_ep(rt: &RuntimeConfig) -> ExecutionProviderDispatch {
     if rt.gpu_mem_limit_mb > 0 {
         cuda = cuda.with_memory_limit(rt.gpu_mem_limit_mb << 20);
     }
+    // Pipeline TDs can tune the CUDA provider per farm without a rebuild, with ORT's own option
+    // names: CORRIDORKEY_CUDA_OPTIONS="prefer_nhwc=1,cudnn_conv_algo_search=EXHAUSTIVE".
+    for (key, value) in
+        cuda_option_overrides(std::env::var("CORRIDORKEY_CUDA_OPTIONS").ok().as_deref())
+    {
+        cuda = cuda.with_arbitrary_config(key, value);
+    }
     cuda.build().error_on_failure()
+}
+
+/// Parses `key=value,key=value`; malformed items are ignored (and logged by ORT as unknown keys).
+fn cuda_option_overrides(spec: Option<&str>) -> Vec<(String, String)> {
+    spec.unwrap_or_default()
+        .split(',')
+        .filter_map(|item| item.split_once('='))
+        .map(|(k, v)| (k.trim().to_string(), v.trim().to_string()))
+        .filter(|(k, _)| !k.is_empty())
+        .collect()
 }
 
 fn trt_ep(rt: &RuntimeConfig) -> ExecutionProviderDispatch {
@@ -394,4 +411,26 @@ pub fn load(rt: &RuntimeConfig, size: usize) -> Result<Loaded, EngineError> {
     Err(EngineError::Inference(format!(
         "no execution provider could load the model: {last_err}"
     )))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::cuda_option_overrides;
+
+    #[test]
+    fn cuda_option_overrides_parse_pairs() {
+        assert!(cuda_option_overrides(None).is_empty());
+        assert_eq!(
+            cuda_option_overrides(Some(
+                " prefer_nhwc=1, bad ,cudnn_conv_algo_search=EXHAUSTIVE,=x"
+            )),
+            vec![
+                ("prefer_nhwc".to_string(), "1".to_string()),
+                (
+                    "cudnn_conv_algo_search".to_string(),
+                    "EXHAUSTIVE".to_string()
+                )
+            ]
+        );
+    }
 }
