@@ -39,6 +39,26 @@ engine)
   with_peak s1024 $B --frames 10 --size 1024 --json "$OUT/s1024.json" 2>&1 | tail -6
   with_peak s2048_cpu_fallback_check $B --frames 1 --device cpu --size 1024 --json "$OUT/s1024_cpu.json" 2>&1 | tail -4
   ;;
+device)
+  # Coarse + refine kept on the GPU (device_refine, the default on CUDA) against the host path.
+  for s in 2048 1536 1024; do
+    python3 -m corridorkey_export export --seed 0 --size $s --precision fp16 --out $M > "$OUT/export_$s.log" 2>&1 \
+      || { tail -20 "$OUT/export_$s.log"; exit 1; }
+  done
+  B=".device/bin/ck-bench --model-dir $M --ort-lib $ORT_DYLIB_PATH --device cuda"
+  run() { local tag=$1; shift; log "$tag: $*"
+    with_peak "$tag" $B "$@" --json "$OUT/$tag.json" --md "$OUT/$tag.md" 2>&1 | tail -3 | tee -a "$OUT/log.txt"; }
+  run dev2048 --frames 12
+  run host2048 --frames 6 --host-refine
+  run dev2048_noskip --frames 8 --no-skip
+  run dev2048_b8 --frames 8 --batch 8
+  run dev2048_full --frames 6 --tile full
+  run dev1536 --frames 8 --size 1536
+  run dev1024 --frames 8 --size 1024
+  # The shipped (trained) compact model: real uniform regions, so the sparse skip has work.
+  run shipped1024 --frames 8 --size 1024 --model-dir bundle/models
+  run shipped1024_noskip --frames 8 --size 1024 --model-dir bundle/models --no-skip
+  ;;
 tune)
   # CUDA-provider options (CORRIDORKEY_CUDA_OPTIONS) and refiner batch, S=2048 fp16, same plates.
   python3 -m corridorkey_export export --seed 0 --size 2048 --precision fp16 --out $M > "$OUT/export.log" 2>&1 \

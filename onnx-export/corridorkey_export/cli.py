@@ -73,6 +73,8 @@ def _add_synth_commands(sub) -> None:
     t.add_argument("--max-steps", type=int, default=None, help="stop after this many steps in this call")
     t.add_argument("--log-every", type=int, default=25)
     t.add_argument("--save-every", type=float, default=180.0, help="seconds between checkpoints")
+    k = sub.add_parser("kernels", help="write the weight-free device-side refine graphs the plugin embeds")
+    k.add_argument("--out", type=Path, default=Path(__file__).resolve().parents[2] / "plugin" / "kernels")
     q = sub.add_parser("quality", help="SAD/MSE of a model folder and of the built-in hint on held-out synthetic plates")
     q.add_argument("--model-dir", type=Path, required=True)
     q.add_argument("--seed", type=int, required=True, help="held-out seed (use one not used for training)")
@@ -119,6 +121,11 @@ def main(argv: list[str] | None = None) -> int:
                                      seed=args.seed, verbose=args.verbose)
             names = [g["file"] for g in manifest["graphs"]]
             print(f"exported to {args.out} in {time.time() - t0:.1f} s: {', '.join(names)}")
+        elif args.cmd == "kernels":
+            from .kernels import write_all as write_kernels
+
+            paths = write_kernels(args.out)
+            print(f"wrote {len(paths)} kernel graphs to {args.out}")
         elif args.cmd in ("synth", "train", "quality"):
             _run_synth_command(args)
         else:

@@ -4,7 +4,7 @@
 //!
 //! ck-bench [--model-dir DIR] [--ort-lib PATH] [--device auto|cuda|tensorrt|cpu] [--frames N]
 //!          [--size S] [--width W] [--height H] [--tile 512|1024|full] [--overlap PX] [--batch B]
-//!          [--no-refiner] [--no-skip] [--gpu-mem MB] [--gpu N] [--json PATH] [--md PATH]
+//!          [--no-refiner] [--no-skip] [--host-refine] [--gpu-mem MB] [--gpu N] [--json PATH] [--md PATH]
 
 use std::path::PathBuf;
 use std::time::Instant;
@@ -28,6 +28,7 @@ struct Args {
     batch: usize,
     refiner: bool,
     skip: bool,
+    host_refine: bool,
     gpu_mem: usize,
     gpu: i32,
     json: Option<PathBuf>,
@@ -53,6 +54,7 @@ fn parse() -> Result<Args, String> {
         batch: 4,
         refiner: true,
         skip: true,
+        host_refine: false,
         gpu_mem: 6144,
         gpu: 0,
         json: None,
@@ -90,6 +92,7 @@ fn parse() -> Result<Args, String> {
             "--batch" => a.batch = num(val()?)?.max(1),
             "--no-refiner" => a.refiner = false,
             "--no-skip" => a.skip = false,
+            "--host-refine" => a.host_refine = true,
             "--gpu-mem" => a.gpu_mem = num(val()?)?,
             "--gpu" => a.gpu = num(val()?)? as i32,
             "--json" => a.json = Some(val()?.into()),
@@ -202,6 +205,7 @@ fn main() {
     };
     let options = RenderOptions {
         refiner_batch: args.batch,
+        device_path: args.host_refine.then_some(false),
         use_cache: false,
         ..Default::default()
     };
@@ -277,6 +281,7 @@ fn main() {
         "batch": args.batch,
         "refiner": args.refiner,
         "sparse_skip": args.skip,
+        "host_refine": args.host_refine,
         "frames": args.frames,
         "cold_first_frame_ms": cold,
         "median_ms": med,

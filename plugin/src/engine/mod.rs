@@ -8,6 +8,7 @@ pub mod cache;
 pub mod coarse;
 pub mod colour;
 pub mod despeckle;
+pub mod device;
 pub mod finish;
 pub mod hint;
 pub mod manifest;
@@ -17,6 +18,7 @@ pub mod prepare;
 pub mod refine;
 pub mod resize;
 pub mod session;
+pub mod shared_arena;
 pub mod tiles;
 pub mod types;
 
@@ -76,6 +78,9 @@ pub struct RenderOptions {
     pub upscale: UpscaleFilter,
     /// Use the frame cache (off in benchmarks).
     pub use_cache: bool,
+    /// Run the frame on the inference device (`engine::device`): None = on for GPU providers,
+    /// off on the CPU provider (where the host path is faster).
+    pub device_path: Option<bool>,
 }
 
 impl Default for RenderOptions {
@@ -84,6 +89,7 @@ impl Default for RenderOptions {
             refiner_batch: 4,
             upscale: UpscaleFilter::Lanczos3,
             use_cache: true,
+            device_path: None,
         }
     }
 }
@@ -385,10 +391,10 @@ impl Engine {
         // Session loading is not preparation: its time is left out of prepare_ms (the cold first
         // frame's total shows it).
         let t_load = Instant::now();
-        let s = {
+        let (s, provider) = {
             let mut guard = self.sessions.lock();
             match Self::ensure_loaded(&mut guard, &want) {
-                Ok(l) => l.size,
+                Ok(l) => (l.size, l.provider),
                 Err(EngineError::ModelMissing { dir, detail })
                     if params.output == OutputMode::Status =>
                 {
@@ -420,6 +426,26 @@ impl Engine {
             }
         };
         let load_ms = ms(t_load);
+        let on_device = options
+            .device_path
+            .unwrap_or(provider != session::Provider::Cpu);
+        if on_device {
+            return self.render_on_device(
+                DeviceFrame {
+                    src: &src,
+                    hint: &hint,
+                    garbage: garbage.as_deref(),
+                    core: core.as_deref(),
+                    t_prepare,
+                    load_ms,
+                },
+                params,
+                options,
+                &want,
+                (stats, warnings, notes),
+                abort,
+            );
+        }
 
         let mut tensor = prepare::prepare_input(&src, &hint, params.input_colour, s)
             .map_err(EngineError::Inference)?;
@@ -436,61 +462,207 @@ impl Engine {
         let s = loaded.size;
         stats.prepare_ms = (ms(t_prepare) - load_ms).max(0.0);
 
+        let settings = refine_settings(params, options, s, loaded.refiner.is_some());
         let t_coarse = Instant::now();
         let logits = coarse::run_coarse(&mut loaded.coarse, &tensor, s)?;
         stats.coarse_ms = ms(t_coarse);
         check_abort()?;
-
         let t_refine = Instant::now();
         let up = refine::upsample_logits(&logits, s)?;
         drop(logits);
-        let tile = match params.refiner.tile {
-            TileSize::T512 => 512,
-            TileSize::T1024 => 1024,
-            TileSize::FullFrame => s,
+        let mut run = |batch: &[f32], b: usize, t: usize| -> Result<Vec<f32>, EngineError> {
+            match loaded.refiner.as_mut() {
+                Some(r) => coarse::run_refiner(r, batch, b, t),
+                None => Err(EngineError::Inference("no refiner session".into())),
+            }
         };
-        let enabled = params.refiner.enabled && loaded.refiner.is_some();
-        let settings = refine::RefineSettings {
-            enabled,
-            strength: params.refiner.strength,
-            tile,
-            overlap: params.refiner.overlap,
-            sparse_skip: params.refiner.sparse_skip,
-            skip_low: params.refiner.skip_low,
-            skip_high: params.refiner.skip_high,
-            batch: if tile >= s { 1 } else { options.refiner_batch },
-        };
-        let refined = {
-            let mut run = |batch: &[f32], b: usize, t: usize| -> Result<Vec<f32>, EngineError> {
-                match loaded.refiner.as_mut() {
-                    Some(r) => coarse::run_refiner(r, batch, b, t),
-                    None => Err(EngineError::Inference("no refiner session".into())),
-                }
-            };
-            refine::refine(&tensor, &up, s, &settings, &mut run, abort)?
-        };
+        let refined = refine::refine(&tensor, &up, s, &settings, &mut run, abort)?;
+        stats.refine_ms = ms(t_refine);
         drop(guard);
         drop(up);
         drop(tensor);
         stats.tiles_run = refined.tiles_run.len();
         stats.tiles_skipped = refined.tiles_skipped.len();
-        stats.refine_ms = ms(t_refine);
         check_abort()?;
 
         let t_finish = Instant::now();
-        let f = finish::finish(
+        let image = finish_on_host(
             &refined,
             (w, h),
             params,
             garbage.as_deref(),
             core.as_deref(),
             options.upscale,
-        )
+        )?;
+        stats.finish_ms = ms(t_finish);
+        Ok(FrameOutput {
+            image,
+            premultiplied: output::is_premultiplied(params.output),
+            stats,
+            warnings,
+            notes,
+        })
+    }
+}
+
+/// The refiner settings of one frame at S.
+fn refine_settings(
+    params: &KeyParams,
+    options: &RenderOptions,
+    s: usize,
+    have_refiner: bool,
+) -> refine::RefineSettings {
+    let tile = match params.refiner.tile {
+        TileSize::T512 => 512,
+        TileSize::T1024 => 1024,
+        TileSize::FullFrame => s,
+    };
+    refine::RefineSettings {
+        enabled: params.refiner.enabled && have_refiner,
+        strength: params.refiner.strength,
+        tile,
+        overlap: params.refiner.overlap,
+        sparse_skip: params.refiner.sparse_skip,
+        skip_low: params.refiner.skip_low,
+        skip_high: params.refiner.skip_high,
+        batch: if tile >= s { 1 } else { options.refiner_batch },
+    }
+}
+
+/// Stage 4 on the host: back to the plate, mattes, then the output mode (or the Status view).
+fn finish_on_host(
+    refined: &refine::Refined,
+    size: (usize, usize),
+    params: &KeyParams,
+    garbage: Option<&[f32]>,
+    core: Option<&[f32]>,
+    filter: UpscaleFilter,
+) -> Result<RgbaImage, EngineError> {
+    let f = finish::finish(refined, size, params, garbage, core, filter)
         .map_err(EngineError::Inference)?;
-        let image = if params.output == OutputMode::Status {
-            output::status_image(&f, Some((s, &refined.tiles_run, &refined.tiles_skipped)))
+    Ok(if params.output == OutputMode::Status {
+        output::status_image(
+            &f,
+            Some((refined.s, &refined.tiles_run, &refined.tiles_skipped)),
+        )
+    } else {
+        output::compose(f, params.output)
+    })
+}
+
+/// What the device path needs of a frame that the host already has.
+struct DeviceFrame<'a> {
+    src: &'a RgbaImage,
+    hint: &'a [f32],
+    garbage: Option<&'a [f32]>,
+    core: Option<&'a [f32]>,
+    t_prepare: Instant,
+    load_ms: f64,
+}
+
+impl Engine {
+    /// Stages 1-4 on the inference device (`engine::device`); despeckle and the Status view take
+    /// the refined matte back to the host finish.
+    fn render_on_device(
+        &self,
+        frame: DeviceFrame<'_>,
+        params: &KeyParams,
+        options: &RenderOptions,
+        want: &session::SessionKey,
+        (mut stats, mut warnings, mut notes): (FrameStats, Vec<String>, Vec<String>),
+        abort: &dyn Fn() -> bool,
+    ) -> Result<FrameOutput, EngineError> {
+        let check_abort = || {
+            if abort() {
+                Err(EngineError::Aborted)
+            } else {
+                Ok(())
+            }
+        };
+        let (w, h) = (frame.src.width, frame.src.height);
+        let mut guard = self.sessions.lock();
+        let loaded = Self::ensure_loaded(&mut guard, want)?;
+        warnings.extend(loaded.warnings.iter().cloned());
+        notes.extend(loaded.notes.iter().cloned());
+        let s = loaded.size;
+        if loaded.kernels.is_none() {
+            let (env, _) = session::environment(&loaded.key.runtime.ort_library)?;
+            loaded.kernels = Some(device::Kernels::new(
+                &env,
+                loaded.provider,
+                &loaded.key.runtime,
+            ));
+        }
+        let settings = refine_settings(params, options, s, loaded.refiner.is_some());
+        let session::Loaded {
+            coarse,
+            refiner,
+            kernels,
+            ..
+        } = &mut *loaded;
+        let k = kernels
+            .as_mut()
+            .ok_or_else(|| EngineError::Inference("device kernels missing".into()))?;
+
+        let image = device::prepare::prepare(k, frame.src, frame.hint, params.input_colour, s)?;
+        stats.prepare_ms = (ms(frame.t_prepare) - frame.load_ms).max(0.0);
+        check_abort()?;
+
+        let t_coarse = Instant::now();
+        let c = device::refine::run_coarse(coarse, k, image)?;
+        stats.coarse_ms = ms(t_coarse);
+        check_abort()?;
+
+        let t_refine = Instant::now();
+        let refined = device::refine::refine(refiner.as_mut(), k, c, s, &settings, abort)?;
+        stats.refine_ms = ms(t_refine);
+        stats.tiles_run = refined.tiles_run.len();
+        stats.tiles_skipped = refined.tiles_skipped.len();
+        check_abort()?;
+
+        let t_finish = Instant::now();
+        let image = if params.despeckle_px > 0 || params.output == OutputMode::Status {
+            let host = refined.to_host(k)?;
+            drop(refined);
+            drop(guard);
+            finish_on_host(
+                &host,
+                (w, h),
+                params,
+                frame.garbage,
+                frame.core,
+                options.upscale,
+            )?
         } else {
-            output::compose(f, params.output)
+            let premultiply = params.output == OutputMode::Premultiplied;
+            let rgba = device::finish::finish(
+                k,
+                &refined,
+                (w, h),
+                params,
+                (frame.garbage, frame.core),
+                options.upscale,
+                premultiply,
+            )?;
+            drop(refined);
+            drop(guard);
+            let image = RgbaImage {
+                width: w,
+                height: h,
+                data: rgba,
+            };
+            match params.output {
+                OutputMode::Premultiplied | OutputMode::Unpremultiplied => image,
+                mode => output::compose(
+                    finish::Finished {
+                        width: w,
+                        height: h,
+                        rgba: image.data,
+                        overrides: Vec::new(),
+                    },
+                    mode,
+                ),
+            }
         };
         stats.finish_ms = ms(t_finish);
         Ok(FrameOutput {

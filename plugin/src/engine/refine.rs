@@ -88,6 +88,62 @@ pub fn tile_batch(image: &[f32], up: &[f32], s: usize, tiles: &[Tile], t: usize)
     batch
 }
 
+/// The tile edge and overlap used at S: the edge clamped to the image, the overlap to half a tile
+/// (an overlap of a whole tile would never advance).
+pub fn tile_geometry(settings: &RefineSettings, s: usize) -> (usize, usize) {
+    let t = settings.tile.clamp(1, s);
+    (t, settings.overlap.min(t / 2))
+}
+
+/// The tiles to run in batches of `batch`, each with its count of real tiles. Every batch has the
+/// same shape: a short last batch is padded with copies of its last tile (their outputs are
+/// dropped), because a shape that changes from run to run makes the CUDA arena re-plan every frame
+/// (measured on an H100 it slowed the next frame's coarse pass from 66 to ~290 ms, BENCHMARKS.md).
+/// Fewer tiles than a batch (one full-frame tile) are not padded.
+pub fn batches(run: &[Tile], batch: usize) -> Vec<(Vec<Tile>, usize)> {
+    let shape = batch.max(1).min(run.len().max(1));
+    run.chunks(shape)
+        .map(|c| {
+            let mut padded = c.to_vec();
+            padded.resize(shape, c[c.len() - 1]);
+            (padded, c.len())
+        })
+        .collect()
+}
+
+/// Splits the plan into tiles to run and uniform tiles to skip, both in plan order.
+pub fn split_tiles(
+    tiles: &[Tile],
+    alpha_logits: &[f32],
+    s: usize,
+    settings: &RefineSettings,
+) -> (Vec<Tile>, Vec<Tile>) {
+    tiles.iter().partition(|tile| {
+        !(settings.sparse_skip
+            && tile_is_uniform(alpha_logits, s, tile, settings.skip_low, settings.skip_high))
+    })
+}
+
+/// The blend weights' sum per pixel over every tile of the plan (run or skipped: a skipped tile's
+/// delta counts as zero), accumulated in plan order. `[S*S]`, never zero.
+pub fn weight_sum(s: usize, t: usize, overlap: usize) -> Vec<f32> {
+    let mut wsum = vec![0.0f32; s * s];
+    for tile in plan(s, t, overlap) {
+        let wx = axis_weights(tile.x, t, s, overlap);
+        let wy = axis_weights(tile.y, t, s, overlap);
+        wsum.par_chunks_mut(s)
+            .skip(tile.y)
+            .take(t)
+            .enumerate()
+            .for_each(|(y, row)| {
+                for (x, w) in row[tile.x..tile.x + t].iter_mut().enumerate() {
+                    *w += wx[x] * wy[y];
+                }
+            });
+    }
+    wsum
+}
+
 /// Evaluates the refiner graph on a `[B,7,T,T]` batch: `(batch, B, T) -> [B,4,T,T]` delta logits.
 pub type RefinerRun<'a> = dyn FnMut(&[f32], usize, usize) -> Result<Vec<f32>, EngineError> + 'a;
 
@@ -113,48 +169,16 @@ pub fn refine(
     };
     let mut delta: Option<(Vec<f32>, Vec<f32>)> = None;
     if settings.enabled {
-        let t = settings.tile.clamp(1, s);
-        // An overlap of a whole tile would never advance; half a tile is the most that makes sense.
-        let overlap = settings.overlap.min(t / 2);
+        let (t, overlap) = tile_geometry(settings, s);
         let tiles = plan(s, t, overlap);
-        let (mut run_tiles, mut skip) = (Vec::new(), Vec::new());
-        for tile in &tiles {
-            if settings.sparse_skip
-                && tile_is_uniform(&up[..plane], s, tile, settings.skip_low, settings.skip_high)
-            {
-                skip.push(*tile);
-            } else {
-                run_tiles.push(*tile);
-            }
-        }
+        let (run_tiles, skip) = split_tiles(&tiles, &up[..plane], s, settings);
+        // Tiles are accumulated in plan order, so a pixel that no skipped tile touches sums exactly
+        // the same terms in the same order as in a run without skipping.
         let mut acc = vec![0.0f32; 4 * plane];
-        let mut wsum = vec![0.0f32; plane];
-        let weights = |tile: &Tile| {
-            (
-                axis_weights(tile.x, t, s, overlap),
-                axis_weights(tile.y, t, s, overlap),
-            )
-        };
-        // Tiles are accumulated in plan order whether they ran or not, so a pixel that no skipped tile
-        // touches sums exactly the same terms in the same order as in a run without skipping.
-        let mut pending: Vec<Tile> = Vec::new();
-        let batch = settings.batch.max(1);
-        // A frame with fewer tiles to run than a batch (full frame: one S x S tile) is not padded.
-        let shape_batch = batch.min(run_tiles.len().max(1));
-        let mut flush = |pending: &mut Vec<Tile>, acc: &mut Vec<f32>| -> Result<(), EngineError> {
-            if pending.is_empty() {
-                return Ok(());
-            }
+        for (padded, real) in batches(&run_tiles, settings.batch) {
             if abort() {
                 return Err(EngineError::Aborted);
             }
-            // Every run gets the same [B,7,T,T] shape: a short last batch is padded with copies
-            // of its last tile (their outputs are dropped). A shape that changes from run to run
-            // makes the CUDA arena re-plan every frame; measured on an H100 it slowed the next
-            // frame's coarse pass from 66 to ~290 ms (BENCHMARKS.md).
-            let real = pending.len();
-            let mut padded = pending.clone();
-            padded.resize(shape_batch, pending[real - 1]);
             let input = tile_batch(image, up, s, &padded, t);
             let deltas = run(&input, padded.len(), t)?;
             if deltas.len() != padded.len() * 4 * t * t {
@@ -162,8 +186,9 @@ pub fn refine(
                     "refiner returned a wrong-sized batch".into(),
                 ));
             }
-            for (bi, tile) in pending.iter().enumerate() {
-                let (wx, wy) = weights(tile);
+            for (bi, tile) in padded[..real].iter().enumerate() {
+                let wx = axis_weights(tile.x, t, s, overlap);
+                let wy = axis_weights(tile.y, t, s, overlap);
                 for c in 0..4 {
                     let d = &deltas[(bi * 4 + c) * t * t..(bi * 4 + c + 1) * t * t];
                     let a = &mut acc[c * plane..(c + 1) * plane];
@@ -180,29 +205,8 @@ pub fn refine(
                         });
                 }
             }
-            pending.clear();
-            Ok(())
-        };
-        for tile in &tiles {
-            let skipped = skip.contains(tile);
-            if !skipped {
-                pending.push(*tile);
-                if pending.len() == batch {
-                    flush(&mut pending, &mut acc)?;
-                }
-            }
-            let (wx, wy) = weights(tile);
-            wsum.par_chunks_mut(s)
-                .skip(tile.y)
-                .take(t)
-                .enumerate()
-                .for_each(|(y, row)| {
-                    for (x, w) in row[tile.x..tile.x + t].iter_mut().enumerate() {
-                        *w += wx[x] * wy[y];
-                    }
-                });
         }
-        flush(&mut pending, &mut acc)?;
+        let wsum = weight_sum(s, t, overlap);
         out.tiles_run = run_tiles;
         out.tiles_skipped = skip;
         delta = Some((acc, wsum));

@@ -10,7 +10,9 @@ use ort::memory::{AllocationDevice, Allocator, AllocatorType, MemoryInfo, Memory
 use ort::session::Session;
 use ort::value::{TensorElementType, ValueType};
 
+use super::device::Kernels;
 use super::manifest::{self, GraphEntry, ManifestError};
+use super::shared_arena;
 use super::{Device, EngineError, RuntimeConfig};
 
 /// The loaded library and its environment. ORT allows one environment per process, ever, so it
@@ -107,6 +109,8 @@ pub struct Loaded {
     pub warnings: Vec<String>,
     /// Substitutions made while loading (closest size, other precision); repeated in every frame's notes.
     pub notes: Vec<String>,
+    /// The device-side refine graphs, built on first use.
+    pub kernels: Option<Kernels>,
 }
 
 impl Loaded {
@@ -134,9 +138,12 @@ fn provider_lib(ort_lib: &Path, name: &str) -> PathBuf {
         .join(format!("libonnxruntime_providers_{name}.so"))
 }
 
-fn cuda_ep(rt: &RuntimeConfig) -> ExecutionProviderDispatch {
+fn cuda_ep(rt: &RuntimeConfig, role: Role) -> ExecutionProviderDispatch {
     let mut cuda = ep::CUDA::default()
         .with_device_id(rt.gpu_index)
+        // TF32 keeps 10 mantissa bits: fine inside the fp16 graphs, not for the kernels' fp32
+        // resampling products (1e-3 errors).
+        .with_tf32(role != Role::Kernel)
         .with_arena_extend_strategy(ep::ArenaExtendStrategy::SameAsRequested)
         .with_conv_algorithm_search(ep::cuda::ConvAlgorithmSearch::Heuristic)
         .with_conv_max_workspace(false);
@@ -178,14 +185,29 @@ fn trt_ep(rt: &RuntimeConfig) -> ExecutionProviderDispatch {
     trt.build().error_on_failure()
 }
 
-fn providers(p: Provider, rt: &RuntimeConfig, coarse: bool) -> Vec<ExecutionProviderDispatch> {
+/// What a session runs: the provider options and session settings differ per role.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Role {
+    Coarse,
+    Refiner,
+    /// The weight-free device kernels (`engine::device`).
+    Kernel,
+}
+
+fn providers(p: Provider, rt: &RuntimeConfig, role: Role) -> Vec<ExecutionProviderDispatch> {
     match p {
         // The refiner's B and T are dynamic; TensorRT would need shape profiles sized for the
         // largest tile batch, so the refiner runs on the CUDA EP even when the coarse graph is on TRT.
-        Provider::TensorRt if coarse => vec![trt_ep(rt), cuda_ep(rt)],
-        Provider::TensorRt | Provider::Cuda => vec![cuda_ep(rt)],
+        Provider::TensorRt if role == Role::Coarse => vec![trt_ep(rt), cuda_ep(rt, role)],
+        Provider::TensorRt | Provider::Cuda => vec![cuda_ep(rt, role)],
         Provider::Cpu => vec![],
     }
+}
+
+/// Where a graph comes from: a verified model file or bytes embedded in the plugin.
+pub enum GraphSource<'a> {
+    File(&'a Path),
+    Memory(&'a [u8]),
 }
 
 fn build_session(
@@ -194,6 +216,18 @@ fn build_session(
     p: Provider,
     rt: &RuntimeConfig,
     coarse: bool,
+) -> Result<Session, String> {
+    let role = if coarse { Role::Coarse } else { Role::Refiner };
+    build_session_from(env, GraphSource::File(path), p, rt, role)
+}
+
+/// A session on provider `p` (TensorRT only for the coarse graph, see `providers`).
+pub fn build_session_from(
+    env: &Environment,
+    source: GraphSource<'_>,
+    p: Provider,
+    rt: &RuntimeConfig,
+    role: Role,
 ) -> Result<Session, String> {
     let threads = std::thread::available_parallelism()
         .map(|n| n.get())
@@ -207,9 +241,17 @@ fn build_session(
         .with_intra_op_spinning(false)
         .map_err(|e| e.to_string())?;
     let builder = builder
-        .with_execution_providers(providers(p, rt, coarse))
+        .with_execution_providers(providers(p, rt, role))
         .map_err(|e| e.to_string())?;
-    let mut builder = if coarse {
+    // One arena for all GPU sessions when the environment has it (shared_arena.rs).
+    let builder = if p != Provider::Cpu
+        && shared_arena::ensure(env, rt.gpu_index, rt.gpu_mem_limit_mb).is_ok()
+    {
+        builder.with_env_allocators().map_err(|e| e.to_string())?
+    } else {
+        builder
+    };
+    let mut builder = if role == Role::Coarse {
         builder
     } else {
         // Tile batches and sizes vary between frames: don't plan buffers per shape.
@@ -217,7 +259,11 @@ fn build_session(
             .with_memory_pattern(false)
             .map_err(|e| e.to_string())?
     };
-    let session = builder.commit_from_file(path).map_err(|e| e.to_string())?;
+    let session = match source {
+        GraphSource::File(path) => builder.commit_from_file(path),
+        GraphSource::Memory(bytes) => builder.commit_from_memory(bytes),
+    }
+    .map_err(|e| e.to_string())?;
     if p != Provider::Cpu {
         // Registration can succeed while the provider is unusable; only a CUDA allocator proves
         // the session really runs on the GPU.
@@ -362,6 +408,16 @@ pub fn load(rt: &RuntimeConfig, size: usize) -> Result<Loaded, EngineError> {
                 continue;
             }
         }
+        // Said only once the provider works: a failed provider has its own warning.
+        let arena_note = match p {
+            Provider::Cpu => None,
+            _ => match shared_arena::ensure(&env, rt.gpu_index, rt.gpu_mem_limit_mb) {
+                Ok(note) => note,
+                Err(e) => Some(format!(
+                    "no shared GPU arena ({e}); each graph keeps its own, which needs more memory"
+                )),
+            },
+        };
         let coarse = match build_session(&env, &coarse_path, p, rt, true) {
             Ok(s) => s,
             Err(e) => {
@@ -396,6 +452,7 @@ pub fn load(rt: &RuntimeConfig, size: usize) -> Result<Loaded, EngineError> {
             _ => None,
         };
         warnings.extend(choice.warnings.iter().cloned());
+        warnings.extend(arena_note);
         return Ok(Loaded {
             notes: choice.notes.clone(),
             key,
@@ -406,6 +463,7 @@ pub fn load(rt: &RuntimeConfig, size: usize) -> Result<Loaded, EngineError> {
             provider: p,
             variant: m.variant.clone(),
             warnings,
+            kernels: None,
         });
     }
     Err(EngineError::Inference(format!(
