@@ -48,53 +48,127 @@ fn row_prefix(mask: &[bool], w: usize, h: usize) -> Vec<u32> {
     prefix
 }
 
-fn morph(mask: &[bool], w: usize, h: usize, k: usize, erode: bool) -> Vec<bool> {
+/// Binary morphology written as `on`/`off` values. Per output row, each kernel row ANDs (erode) or
+/// ORs (dilate) a window test read from the prefix counts into a byte row: straight loops over x
+/// that vectorise, instead of a per-pixel walk over the kernel rows.
+fn morph_to<T: Copy + Send + Sync>(
+    mask: &[bool],
+    w: usize,
+    h: usize,
+    k: usize,
+    erode: bool,
+    on: T,
+    off: T,
+) -> Vec<T> {
     if k < 2 || w == 0 || h == 0 {
-        return mask.to_vec();
+        return mask.iter().map(|&m| if m { on } else { off }).collect();
     }
     let rows = ellipse_rows(k);
     let prefix = row_prefix(mask, w, h);
-    let mut out = vec![false; w * h];
-    out.par_chunks_mut(w).enumerate().for_each(|(y, out_row)| {
-        for (x, o) in out_row.iter_mut().enumerate() {
+    let mut out = vec![off; w * h];
+    out.par_chunks_mut(w).enumerate().for_each_init(
+        || vec![0u8; w],
+        |acc, (y, out_row)| {
             // Erode: every in-image kernel pixel set (OpenCV's default border never erodes).
             // Dilate: any in-image kernel pixel set.
-            let mut result = erode;
+            acc.fill(erode as u8);
             for &(dy, lo, hi) in &rows {
                 let yy = y as isize + dy;
                 if yy < 0 || yy >= h as isize {
                     continue;
                 }
-                let x0 = (x as isize + lo).max(0) as usize;
-                let x1 = ((x as isize + hi + 1).min(w as isize)).max(0) as usize;
-                if x1 <= x0 {
-                    continue;
-                }
-                let p = &prefix[yy as usize * (w + 1)..];
-                let set = (p[x1] - p[x0]) as usize;
-                if erode && set != x1 - x0 {
-                    result = false;
-                    break;
-                }
-                if !erode && set > 0 {
-                    result = true;
-                    break;
+                let p = &prefix[yy as usize * (w + 1)..][..w + 1];
+                // (lo <= 0 <= hi: the window always holds x itself.)
+                let test = |x: usize| {
+                    let x0 = (x as isize + lo).max(0) as usize;
+                    let x1 = (x as isize + hi + 1).min(w as isize) as usize;
+                    let set = p[x1] - p[x0];
+                    if erode {
+                        set as usize == x1 - x0
+                    } else {
+                        set > 0
+                    }
+                };
+                // Interior: the window lies inside the row, no clipping.
+                let ilo = ((-lo) as usize).min(w);
+                let ihi = ((w as isize - hi).max(0) as usize).max(ilo);
+                let width = (hi - lo + 1) as u32;
+                let (lo_u, span) = ((-lo) as usize, (hi - lo + 1) as usize);
+                if erode {
+                    for (x, a) in acc.iter_mut().enumerate().take(ilo) {
+                        *a &= test(x) as u8;
+                    }
+                    for (x, a) in acc.iter_mut().enumerate().skip(ihi) {
+                        *a &= test(x) as u8;
+                    }
+                    let n = ihi - ilo;
+                    if n == 0 {
+                        continue;
+                    }
+                    let starts = &p[ilo - lo_u..][..n];
+                    let ends = &p[ilo - lo_u + span..][..n];
+                    for ((a, &s0), &s1) in acc[ilo..ihi].iter_mut().zip(starts).zip(ends) {
+                        *a &= (s1 - s0 == width) as u8;
+                    }
+                } else {
+                    for (x, a) in acc.iter_mut().enumerate().take(ilo) {
+                        *a |= test(x) as u8;
+                    }
+                    for (x, a) in acc.iter_mut().enumerate().skip(ihi) {
+                        *a |= test(x) as u8;
+                    }
+                    let n = ihi - ilo;
+                    if n == 0 {
+                        continue;
+                    }
+                    let starts = &p[ilo - lo_u..][..n];
+                    let ends = &p[ilo - lo_u + span..][..n];
+                    for ((a, &s0), &s1) in acc[ilo..ihi].iter_mut().zip(starts).zip(ends) {
+                        *a |= (s1 != s0) as u8;
+                    }
                 }
             }
-            *o = result;
-        }
-    });
+            for (o, &a) in out_row.iter_mut().zip(acc.iter()) {
+                *o = if a != 0 { on } else { off };
+            }
+        },
+    );
     out
 }
 
 /// `cv2.erode(mask, ellipse(k))` on a binary mask.
 pub fn erode_ellipse(mask: &[bool], w: usize, h: usize, k: usize) -> Vec<bool> {
-    morph(mask, w, h, k, true)
+    morph_to(mask, w, h, k, true, true, false)
+}
+
+/// [`erode_ellipse`] written as `on` where the result is set and `off` elsewhere (saves a pass
+/// when the caller wants a float matte).
+pub fn erode_ellipse_to<T: Copy + Send + Sync>(
+    mask: &[bool],
+    w: usize,
+    h: usize,
+    k: usize,
+    on: T,
+    off: T,
+) -> Vec<T> {
+    morph_to(mask, w, h, k, true, on, off)
 }
 
 /// `cv2.dilate(mask, ellipse(k))` on a binary mask.
 pub fn dilate_ellipse(mask: &[bool], w: usize, h: usize, k: usize) -> Vec<bool> {
-    morph(mask, w, h, k, false)
+    morph_to(mask, w, h, k, false, true, false)
+}
+
+/// [`dilate_ellipse`] written as `on`/`off` values.
+pub fn dilate_ellipse_to<T: Copy + Send + Sync>(
+    mask: &[bool],
+    w: usize,
+    h: usize,
+    k: usize,
+    on: T,
+    off: T,
+) -> Vec<T> {
+    morph_to(mask, w, h, k, false, on, off)
 }
 
 /// OpenCV's sigma for a kernel size when sigma is left 0.
@@ -145,29 +219,54 @@ fn reflect101(i: isize, n: usize) -> usize {
 
 /// `cv2.GaussianBlur(img, (k, k), 0)` (BORDER_REFLECT_101) on a one-channel f32 image; k odd >= 3.
 pub fn gaussian_blur(img: &[f32], w: usize, h: usize, k: usize) -> Vec<f32> {
+    blur(img, w, h, k, false)
+}
+
+/// [`gaussian_blur`] with the result clamped to 0..1 in the same pass.
+pub fn gaussian_blur_clamped(img: &[f32], w: usize, h: usize, k: usize) -> Vec<f32> {
+    blur(img, w, h, k, true)
+}
+
+/// Separable blur: a horizontal then a vertical pass. Each output value sums its taps in kernel
+/// order starting from 0 (the same additions as a per-pixel loop), but the loops run tap by tap
+/// over a whole row so they vectorise.
+fn blur(img: &[f32], w: usize, h: usize, k: usize, clamp01: bool) -> Vec<f32> {
     if k < 3 || w == 0 || h == 0 {
-        return img.to_vec();
+        let mut out = img.to_vec();
+        if clamp01 {
+            out.par_iter_mut().for_each(|v| *v = v.clamp(0.0, 1.0));
+        }
+        return out;
     }
     let kernel = opencv_gaussian_kernel(k);
     let r = (k / 2) as isize;
-    let mut tmp = vec![0.0f32; w * h];
     let ru = r as usize;
+    let mut tmp = vec![0.0f32; w * h];
     tmp.par_chunks_mut(w)
         .zip(img.par_chunks(w))
         .for_each(|(out, row)| {
-            for (x, o) in out.iter_mut().enumerate() {
+            let border = |x: usize| {
                 let mut acc = 0.0f32;
-                if x >= ru && x + ru < w {
-                    // interior: no border handling
-                    for (kv, v) in kernel.iter().zip(&row[x - ru..=x + ru]) {
-                        acc += kv * v;
-                    }
-                } else {
-                    for (i, kv) in kernel.iter().enumerate() {
-                        acc += kv * row[reflect101(x as isize + i as isize - r, w)];
+                for (i, kv) in kernel.iter().enumerate() {
+                    acc += kv * row[reflect101(x as isize + i as isize - r, w)];
+                }
+                acc
+            };
+            if w > 2 * ru {
+                let n = w - 2 * ru;
+                let inner = &mut out[ru..ru + n];
+                for (i, kv) in kernel.iter().enumerate() {
+                    for (o, v) in inner.iter_mut().zip(&row[i..i + n]) {
+                        *o += kv * v;
                     }
                 }
-                *o = acc;
+                for x in (0..ru).chain(w - ru..w) {
+                    out[x] = border(x);
+                }
+            } else {
+                for (x, o) in out.iter_mut().enumerate() {
+                    *o = border(x);
+                }
             }
         });
     let mut out = vec![0.0f32; w * h];
@@ -176,6 +275,11 @@ pub fn gaussian_blur(img: &[f32], w: usize, h: usize, k: usize) -> Vec<f32> {
             let src = &tmp[reflect101(y as isize + i as isize - r, h) * w..][..w];
             for (ov, sv) in o.iter_mut().zip(src) {
                 *ov += kv * sv;
+            }
+        }
+        if clamp01 {
+            for v in o.iter_mut() {
+                *v = v.clamp(0.0, 1.0);
             }
         }
     });
@@ -219,6 +323,100 @@ mod tests {
         // full image stays full (border never erodes)
         let full = vec![true; w * h];
         assert!(erode_ellipse(&full, w, h, 7).iter().all(|&v| v));
+    }
+
+    /// Pseudo-random binary mask with blobs and single pixels (xorshift).
+    fn noise_mask(w: usize, h: usize, seed: u64, density: u64) -> Vec<bool> {
+        let mut s = seed;
+        (0..w * h)
+            .map(|i| {
+                s ^= s << 13;
+                s ^= s >> 7;
+                s ^= s << 17;
+                let (x, y) = (i % w, i / w);
+                ((x / 9 + y / 7) % 3 == 0) ^ (s % 100 < density)
+            })
+            .collect()
+    }
+
+    /// The kernel applied pixel by pixel from its definition (the reference for the row loops).
+    fn morph_naive(mask: &[bool], w: usize, h: usize, k: usize, erode: bool) -> Vec<bool> {
+        let rows = ellipse_rows(k);
+        let mut out = vec![false; w * h];
+        for y in 0..h {
+            for x in 0..w {
+                let mut r = erode;
+                for &(dy, lo, hi) in &rows {
+                    for dx in lo..=hi {
+                        let (yy, xx) = (y as isize + dy, x as isize + dx);
+                        if yy < 0 || xx < 0 || yy >= h as isize || xx >= w as isize {
+                            continue;
+                        }
+                        let m = mask[yy as usize * w + xx as usize];
+                        if erode {
+                            r &= m;
+                        } else {
+                            r |= m;
+                        }
+                    }
+                }
+                out[y * w + x] = r;
+            }
+        }
+        out
+    }
+
+    #[test]
+    fn row_morphology_matches_the_kernel_definition() {
+        for (w, h) in [(37, 23), (5, 40), (1, 9), (64, 1)] {
+            for (seed, density) in [(1, 5), (7, 40)] {
+                let m = noise_mask(w, h, seed, density);
+                for k in [2, 3, 7, 8, 21] {
+                    assert_eq!(erode_ellipse(&m, w, h, k), morph_naive(&m, w, h, k, true));
+                    assert_eq!(dilate_ellipse(&m, w, h, k), morph_naive(&m, w, h, k, false));
+                    let f = erode_ellipse_to(&m, w, h, k, 1.0f32, 0.0);
+                    let want = morph_naive(&m, w, h, k, true);
+                    assert!(f.iter().zip(&want).all(|(&a, &b)| a == b as u8 as f32));
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn row_blur_is_the_per_pixel_sum_bit_for_bit() {
+        let (w, h) = (53, 31);
+        let img: Vec<f32> = noise_mask(w, h, 3, 30)
+            .iter()
+            .enumerate()
+            .map(|(i, &m)| m as u8 as f32 * 0.9 + (i % 11) as f32 * 0.013)
+            .collect();
+        for k in [3, 5, 11, 21] {
+            let kernel = opencv_gaussian_kernel(k);
+            let r = (k / 2) as isize;
+            let mut tmp = vec![0.0f32; w * h];
+            for y in 0..h {
+                for x in 0..w {
+                    let mut acc = 0.0f32;
+                    for (i, kv) in kernel.iter().enumerate() {
+                        acc += kv * img[y * w + reflect101(x as isize + i as isize - r, w)];
+                    }
+                    tmp[y * w + x] = acc;
+                }
+            }
+            let mut want = vec![0.0f32; w * h];
+            for y in 0..h {
+                for x in 0..w {
+                    let mut acc = 0.0f32;
+                    for (i, kv) in kernel.iter().enumerate() {
+                        acc += kv * tmp[reflect101(y as isize + i as isize - r, h) * w + x];
+                    }
+                    want[y * w + x] = acc;
+                }
+            }
+            assert_eq!(gaussian_blur(&img, w, h, k), want, "k {k}");
+            let clamped: Vec<f32> = want.iter().map(|v| v.clamp(0.0, 1.0)).collect();
+            assert_eq!(gaussian_blur_clamped(&img, w, h, k), clamped, "k {k}");
+        }
     }
 
     #[test]

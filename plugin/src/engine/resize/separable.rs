@@ -1,0 +1,203 @@
+//! Hand-fused separable convolution resizing with `fast_image_resize`'s arithmetic: the same f64
+//! weights (Pillow's scheme: support scaled by the downscale factor, half-pixel centres, zero end
+//! weights trimmed, normalised to sum 1), horizontal pass first, then vertical, each summing its
+//! taps in order into an f64 and rounding to f32 once. What it adds is the plumbing around the
+//! passes: output rows are made in bands, each band runs the horizontal pass only over the source
+//! rows it needs (no whole-frame temporary) and hands every finished row to a callback, so the
+//! caller's per-pixel work happens while the row is still in cache.
+
+use rayon::prelude::*;
+
+/// Per-output-sample taps: `weights[i * window..][..len[i]]` apply to input `start[i]..`.
+#[derive(Clone, Debug)]
+pub struct Coefficients {
+    pub start: Vec<usize>,
+    pub len: Vec<usize>,
+    pub window: usize,
+    pub weights: Vec<f64>,
+    /// Same size in and out: `fast_image_resize` skips the pass (values pass through unchanged).
+    pub identity: bool,
+}
+
+pub fn bilinear_filter(x: f64) -> f64 {
+    let x = x.abs();
+    if x < 1.0 {
+        1.0 - x
+    } else {
+        0.0
+    }
+}
+
+fn sinc(x: f64) -> f64 {
+    if x == 0.0 {
+        1.0
+    } else {
+        let x = x * std::f64::consts::PI;
+        x.sin() / x
+    }
+}
+
+pub fn lanczos3_filter(x: f64) -> f64 {
+    if (-3.0..3.0).contains(&x) {
+        sinc(x) * sinc(x / 3.0)
+    } else {
+        0.0
+    }
+}
+
+impl Coefficients {
+    /// `fast_image_resize`'s `precompute_coefficients` with an adaptive kernel (its Convolution).
+    pub fn new(in_size: usize, out_size: usize, filter: fn(f64) -> f64, support: f64) -> Self {
+        let scale = in_size as f64 / out_size as f64;
+        let filter_scale = scale.max(1.0);
+        let radius = support * filter_scale;
+        let window = radius.ceil() as usize * 2 + 1;
+        let recip = 1.0 / filter_scale;
+        let mut weights = Vec::with_capacity(window * out_size);
+        let mut start = Vec::with_capacity(out_size);
+        let mut len = Vec::with_capacity(out_size);
+        for out_x in 0..out_size {
+            let in_center = (out_x as f64 + 0.5) * scale;
+            let x_min = (in_center - radius).floor().max(0.0) as usize;
+            let x_max = (in_center + radius).ceil().min(in_size as f64) as usize;
+            let cur = weights.len();
+            let mut ww = 0.0f64;
+            let center = in_center - 0.5;
+            let mut b0 = x_min;
+            let mut b1 = x_max;
+            for x in x_min..x_max {
+                let wt = filter((x as f64 - center) * recip);
+                if x == b0 && wt == 0.0 {
+                    b0 += 1;
+                } else {
+                    weights.push(wt);
+                    ww += wt;
+                }
+            }
+            for &c in weights.iter().rev() {
+                if b1 <= b0 || c != 0.0 {
+                    break;
+                }
+                b1 -= 1;
+            }
+            if ww != 0.0 {
+                weights[cur..].iter_mut().for_each(|v| *v /= ww);
+            }
+            weights.resize(cur + window, 0.0);
+            start.push(b0);
+            len.push(b1.saturating_sub(b0));
+        }
+        Self {
+            start,
+            len,
+            window,
+            weights,
+            identity: in_size == out_size,
+        }
+    }
+
+    #[inline(always)]
+    fn taps(&self, i: usize) -> (usize, &[f64]) {
+        (
+            self.start[i],
+            &self.weights[i * self.window..][..self.len[i]],
+        )
+    }
+
+    /// Source range `[first, last)` that output samples `range` read.
+    fn source_span(&self, range: std::ops::Range<usize>) -> (usize, usize) {
+        if self.identity {
+            return (range.start, range.end);
+        }
+        let first = range.clone().map(|i| self.start[i]).min().unwrap_or(0);
+        let last = range
+            .map(|i| self.start[i] + self.len[i])
+            .max()
+            .unwrap_or(first);
+        (first, last)
+    }
+}
+
+/// Horizontal pass of one interleaved 4-channel row: `src` has the input width, `dst` the output.
+#[inline]
+pub fn horizontal_row4(c: &Coefficients, src: &[f32], dst: &mut [f32]) {
+    if c.identity {
+        dst.copy_from_slice(src);
+        return;
+    }
+    for (x, o) in dst.chunks_exact_mut(4).enumerate() {
+        let (start, ks) = c.taps(x);
+        let px = &src[start * 4..][..ks.len() * 4];
+        let mut acc = [0.0f64; 4];
+        for (&k, p) in ks.iter().zip(px.chunks_exact(4)) {
+            acc[0] += p[0] as f64 * k;
+            acc[1] += p[1] as f64 * k;
+            acc[2] += p[2] as f64 * k;
+            acc[3] += p[3] as f64 * k;
+        }
+        o[0] = acc[0] as f32;
+        o[1] = acc[1] as f32;
+        o[2] = acc[2] as f32;
+        o[3] = acc[3] as f32;
+    }
+}
+
+/// Resizes to `rows` output rows of `row_len` values in bands of `band` rows. `hrow(y, buf)` fills
+/// `buf` with source row `y` already resized horizontally (`row_len` values); `emit(band_out,
+/// y_in_band, y, row)` receives each finished output row. `outputs` holds one item per band (the
+/// caller's slices of its output for those rows).
+pub fn resize_bands<B: Send>(
+    vert: &Coefficients,
+    rows: usize,
+    row_len: usize,
+    band: usize,
+    outputs: Vec<B>,
+    hrow: impl Fn(usize, &mut [f32]) + Sync,
+    emit: impl Fn(&mut B, usize, usize, &[f32]) + Sync,
+) {
+    debug_assert_eq!(outputs.len(), rows.div_ceil(band));
+    outputs.into_par_iter().enumerate().for_each_init(
+        || {
+            (
+                Vec::<f32>::new(),
+                vec![0.0f64; row_len],
+                vec![0.0f32; row_len],
+            )
+        },
+        |(hbuf, acc, row), (b, mut out)| {
+            let y0 = b * band;
+            let y1 = (y0 + band).min(rows);
+            let (first, last) = vert.source_span(y0..y1);
+            hbuf.resize((last - first) * row_len, 0.0);
+            for (i, buf) in hbuf.chunks_exact_mut(row_len).enumerate() {
+                hrow(first + i, buf);
+            }
+            for y in y0..y1 {
+                if vert.identity {
+                    let src = &hbuf[(y - first) * row_len..][..row_len];
+                    emit(&mut out, y - y0, y, src);
+                    continue;
+                }
+                let (start, ks) = vert.taps(y);
+                acc.fill(0.0);
+                for (j, &k) in ks.iter().enumerate() {
+                    let src = &hbuf[(start + j - first) * row_len..][..row_len];
+                    for (a, &v) in acc.iter_mut().zip(src) {
+                        *a += v as f64 * k;
+                    }
+                }
+                for (r, &a) in row.iter_mut().zip(acc.iter()) {
+                    *r = a as f32;
+                }
+                emit(&mut out, y - y0, y, row);
+            }
+        },
+    );
+}
+
+/// A band height that gives every thread a few bands (rows are cheap to split, bands not too
+/// thin: each band re-reads its filter's overlap of source rows).
+pub fn band_rows(rows: usize) -> usize {
+    let threads = rayon::current_num_threads().max(1);
+    rows.div_ceil(threads * 4).clamp(16, 128)
+}
