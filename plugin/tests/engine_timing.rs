@@ -60,10 +60,13 @@ fn time_cpu_stages_4k() {
     let mask = time("  key pass (sRGB8 + HSV + range)", || {
         hint::foreground_mask(&src, InputColour::Linear, c)
     });
-    let eroded = time("  erode 7 -> 0/1 floats", || {
+    time("  erode 7 + blur 21 + clamp (fused)", || {
+        morph::erode_ellipse_blurred(&mask, w, h, 7, 21, true)
+    });
+    let eroded = time("    [part] erode 7 alone -> 0/1 floats", || {
         morph::erode_ellipse_to(&mask, w, h, 7, 1.0f32, 0.0)
     });
-    time("  blur 21 + clamp", || {
+    time("    [part] blur 21 + clamp alone", || {
         morph::gaussian_blur_clamped(&eroded, w, h, 21)
     });
 

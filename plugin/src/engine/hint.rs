@@ -3,7 +3,7 @@
 use rayon::prelude::*;
 
 use super::colour::LinearToSrgb8;
-use super::morph::{erode_ellipse_to, gaussian_blur_clamped};
+use super::morph::erode_ellipse_blurred;
 use super::types::{ChromaKeyParams, InputColour, RgbaImage};
 
 /// OpenCV's `COLOR_RGB2HSV` on 8-bit values (H 0..180, S and V 0..255), with its integer tables,
@@ -86,20 +86,14 @@ pub fn chroma_key(
     }
     let fg = foreground_mask(src, colour, p);
     let erode_k = scaled_kernel(p.erode_px, render_scale);
-    // Erosion writes the 0/1 hint directly (a kernel below 2 is the identity).
-    let hint = erode_ellipse_to(&fg, w, h, erode_k.max(1), 1.0f32, 0.0f32);
-    drop(fg);
     let mut blur_k = scaled_kernel(p.blur_px, render_scale);
     if blur_k.is_multiple_of(2) && blur_k > 0 {
         // OpenCV only takes odd Gaussian kernels.
         blur_k += 1;
     }
-    if blur_k >= 3 {
-        // f32 kernel sums may exceed 1 by an ulp; OpenCV's 8-bit result saturates, so clamp too.
-        gaussian_blur_clamped(&hint, w, h, blur_k)
-    } else {
-        hint
-    }
+    // Erosion (a kernel below 2 is none) to 0/1, then the blur; f32 kernel sums may exceed 1 by
+    // an ulp and OpenCV's 8-bit result saturates, so clamp too.
+    erode_ellipse_blurred(&fg, w, h, erode_k, blur_k, true)
 }
 
 /// The key before erosion and blur: true where the pixel is not screen. Per pixel: 8-bit sRGB
