@@ -221,7 +221,7 @@ impl LinearToSrgb8 {
         // 1.0: every threshold is below it.
         const HI: u32 = 127 << 23;
         // NaN and everything below 2^-13 (negatives included) is code 0.
-        if !(x >= f32::from_bits(LO)) {
+        if x.is_nan() || x < f32::from_bits(LO) {
             return 0;
         }
         let bits = x.to_bits();
