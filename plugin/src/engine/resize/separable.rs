@@ -167,14 +167,13 @@ pub fn horizontal_row4(c: &Coefficients, src: &[f32], dst: &mut [f32]) {
     });
 }
 
-/// Vertical pass of one output row: source rows `first..` of `src` (rows of `dst.len()` values)
-/// times `ks`, summed in weight order in f64 and rounded once. Blocks of 16 values keep their
-/// sums in registers across the taps.
-fn vertical_row(ks: &[f64], src: &[f32], first: usize, dst: &mut [f32]) {
-    with_avx2!(vertical_row_avx2(ks: &[f64], src: &[f32], first: usize, dst: &mut [f32]) {
+/// Vertical pass of one output row: `rows` (one per weight) times `ks`, summed in weight order in
+/// f64 and rounded once. Blocks of 16 values keep their sums in registers across the taps.
+fn vertical_row(ks: &[f64], rows: &[&[f32]], dst: &mut [f32]) {
+    with_avx2!(vertical_row_avx2(ks: &[f64], rows: &[&[f32]], dst: &mut [f32]) {
         const B: usize = 16;
         let n = dst.len();
-        let row = |j: usize| &src[(first + j) * n..][..n];
+        let row = |j: usize| &rows[j][..n];
         let full = n / B * B;
         for x in (0..full).step_by(B) {
             let mut acc = [0.0f64; B];
@@ -201,7 +200,8 @@ fn vertical_row(ks: &[f64], src: &[f32], first: usize, dst: &mut [f32]) {
 /// Resizes to `rows` output rows of `row_len` values in bands of `band` rows. `hrow(y, buf)` fills
 /// `buf` with source row `y` already resized horizontally (`row_len` values); `emit(band_out,
 /// y_in_band, y, row)` receives each finished output row. `outputs` holds one item per band (the
-/// caller's slices of its output for those rows).
+/// caller's slices of its output for those rows). Each band keeps only the filter's window of
+/// horizontally resized rows, in a ring (source rows only move forward as output rows do).
 pub fn resize_bands<B: Send>(
     vert: &Coefficients,
     rows: usize,
@@ -212,24 +212,34 @@ pub fn resize_bands<B: Send>(
     emit: impl Fn(&mut B, usize, usize, &[f32]) + Sync,
 ) {
     debug_assert_eq!(outputs.len(), rows.div_ceil(band));
+    let cap = if vert.identity { 1 } else { vert.window.max(1) };
     outputs.into_par_iter().enumerate().for_each_init(
-        || (Vec::<f32>::new(), vec![0.0f32; row_len]),
-        |(hbuf, row), (b, mut out)| {
+        || (vec![0.0f32; cap * row_len], vec![0.0f32; row_len]),
+        |(ring, row), (b, mut out)| {
             let y0 = b * band;
             let y1 = (y0 + band).min(rows);
-            let (first, last) = vert.source_span(y0..y1);
-            hbuf.resize((last - first) * row_len, 0.0);
-            for (i, buf) in hbuf.chunks_exact_mut(row_len).enumerate() {
-                hrow(first + i, buf);
-            }
-            for y in y0..y1 {
-                if vert.identity {
-                    let src = &hbuf[(y - first) * row_len..][..row_len];
-                    emit(&mut out, y - y0, y, src);
-                    continue;
+            let slot = |r: usize| (r % cap) * row_len;
+            if vert.identity {
+                for y in y0..y1 {
+                    hrow(y, &mut ring[..row_len]);
+                    emit(&mut out, y - y0, y, &ring[..row_len]);
                 }
+                return;
+            }
+            // Next source row to resize horizontally; rows below a tap window's start are done.
+            let mut next = vert.source_span(y0..y1).0;
+            for y in y0..y1 {
                 let (start, ks) = vert.taps(y);
-                vertical_row(ks, hbuf, start - first, row);
+                next = next.max(start);
+                while next < start + ks.len() {
+                    let at = slot(next);
+                    hrow(next, &mut ring[at..at + row_len]);
+                    next += 1;
+                }
+                let taps: Vec<&[f32]> = (start..start + ks.len())
+                    .map(|r| &ring[slot(r)..slot(r) + row_len])
+                    .collect();
+                vertical_row(ks, &taps, row);
                 emit(&mut out, y - y0, y, row);
             }
         },
