@@ -6,7 +6,7 @@ use imageproc::region_labelling::{connected_components, Connectivity};
 use rayon::prelude::*;
 
 use super::hint::scaled_kernel;
-use super::morph::{dilate_ellipse, gaussian_blur};
+use super::morph::dilate_ellipse_blurred;
 
 /// The despeckle mask (0..1) for `alpha` at render scale `scale` (areas scale with scale^2,
 /// kernels with scale).
@@ -33,25 +33,14 @@ pub fn despeckle_mask(alpha: &[f32], w: usize, h: usize, min_area: usize, scale:
         .par_iter()
         .map(|&l| l != 0 && sizes[l as usize] >= area)
         .collect();
+    drop(labels);
     let dilate_k = scaled_kernel(51.0, scale);
-    let kept = if dilate_k >= 2 {
-        dilate_ellipse(&keep, w, h, dilate_k)
-    } else {
-        keep
-    };
-    let mask: Vec<f32> = kept
-        .par_iter()
-        .map(|&v| if v { 1.0 } else { 0.0 })
-        .collect();
     let mut blur_k = scaled_kernel(11.0, scale);
     if blur_k.is_multiple_of(2) && blur_k > 0 {
         blur_k += 1;
     }
-    if blur_k >= 3 {
-        gaussian_blur(&mask, w, h, blur_k)
-    } else {
-        mask
-    }
+    // Dilation (a kernel below 2 is none) to 0/1, then the blur, without whole-frame temporaries.
+    dilate_ellipse_blurred(&keep, w, h, dilate_k, blur_k, false)
 }
 
 #[cfg(test)]

@@ -2,8 +2,8 @@
 
 use rayon::prelude::*;
 
-use super::colour::linear_to_srgb8;
-use super::morph::{erode_ellipse, gaussian_blur};
+use super::colour::LinearToSrgb8;
+use super::morph::erode_ellipse_blurred;
 use super::types::{ChromaKeyParams, InputColour, RgbaImage};
 
 /// OpenCV's `COLOR_RGB2HSV` on 8-bit values (H 0..180, S and V 0..255), with its integer tables,
@@ -13,36 +13,47 @@ pub fn hsv_opencv_8bit(r: f32, g: f32, b: f32) -> (f32, f32, f32) {
     hsv_opencv_u8(q(r), q(g), q(b))
 }
 
-/// OpenCV's 8-bit `COLOR_RGB2HSV` of one pixel.
-pub fn hsv_opencv_u8(r: u8, g: u8, b: u8) -> (f32, f32, f32) {
+/// OpenCV's rounded reciprocal tables of its 8-bit `COLOR_RGB2HSV`: `(255 << 12) / i` for the
+/// saturation, `(180 << 12) / (6 i)` for the hue, index 0 -> 0.
+fn hsv_div_tables() -> &'static ([i32; 256], [i32; 256]) {
     const SHIFT: i32 = 12;
+    static T: std::sync::OnceLock<([i32; 256], [i32; 256])> = std::sync::OnceLock::new();
+    T.get_or_init(|| {
+        let mut sdiv = [0i32; 256];
+        let mut hdiv = [0i32; 256];
+        for i in 1..256 {
+            sdiv[i] = ((255 << SHIFT) as f64 / i as f64).round_ties_even() as i32;
+            hdiv[i] = ((180 << SHIFT) as f64 / (6.0 * i as f64)).round_ties_even() as i32;
+        }
+        (sdiv, hdiv)
+    })
+}
+
+/// OpenCV's 8-bit `COLOR_RGB2HSV` of one pixel.
+#[inline]
+pub fn hsv_opencv_u8(r: u8, g: u8, b: u8) -> (f32, f32, f32) {
+    let (h, s, v) = hsv_opencv_u8_int(hsv_div_tables(), r, g, b);
+    (h as f32, s as f32, v as f32)
+}
+
+/// [`hsv_opencv_u8`] in integers with the tables passed in (per-pixel loops fetch them once).
+#[inline(always)]
+fn hsv_opencv_u8_int(tables: &([i32; 256], [i32; 256]), r: u8, g: u8, b: u8) -> (i32, i32, i32) {
+    const SHIFT: i32 = 12;
+    let (sdiv, hdiv) = tables;
     let (r, g, b) = (r as i32, g as i32, b as i32);
     let v = r.max(g).max(b);
     let vmin = r.min(g).min(b);
     let diff = v - vmin;
-    let sdiv = |i: i32| {
-        if i == 0 {
-            0
-        } else {
-            ((255 << SHIFT) as f64 / i as f64).round_ties_even() as i32
-        }
-    };
-    let hdiv = |i: i32| {
-        if i == 0 {
-            0
-        } else {
-            ((180 << SHIFT) as f64 / (6.0 * i as f64)).round_ties_even() as i32
-        }
-    };
     let vr = if v == r { -1 } else { 0 };
     let vg = if v == g { -1 } else { 0 };
-    let s = (diff * sdiv(v) + (1 << (SHIFT - 1))) >> SHIFT;
+    let s = (diff * sdiv[v as usize] + (1 << (SHIFT - 1))) >> SHIFT;
     let mut h = (vr & (g - b)) + (!vr & ((vg & (b - r + 2 * diff)) + (!vg & (r - g + 4 * diff))));
-    h = (h * hdiv(diff) + (1 << (SHIFT - 1))) >> SHIFT;
+    h = (h * hdiv[diff as usize] + (1 << (SHIFT - 1))) >> SHIFT;
     if h < 0 {
         h += 180;
     }
-    (h as f32, s as f32, v as f32)
+    (h, s, v)
 }
 
 /// True where the pixel is green-screen background by the suite's HSV rule.
@@ -70,42 +81,46 @@ pub fn chroma_key(
     render_scale: f64,
 ) -> Vec<f32> {
     let (w, h) = (src.width, src.height);
-    let mut fg = vec![false; w * h];
-    fg.par_chunks_mut(w.max(1))
-        .zip(src.data.par_chunks(w.max(1) * 4))
-        .for_each(|(out, row)| {
-            for (o, px) in out.iter_mut().zip(row.chunks_exact(4)) {
-                let hsv = match colour {
-                    InputColour::Linear => hsv_opencv_u8(
-                        linear_to_srgb8(px[0]),
-                        linear_to_srgb8(px[1]),
-                        linear_to_srgb8(px[2]),
-                    ),
-                    InputColour::Srgb => hsv_opencv_8bit(px[0], px[1], px[2]),
-                };
-                *o = !is_screen(hsv, p);
-            }
-        });
+    if w == 0 || h == 0 {
+        return Vec::new();
+    }
+    let fg = foreground_mask(src, colour, p);
     let erode_k = scaled_kernel(p.erode_px, render_scale);
-    let fg = if erode_k >= 2 {
-        erode_ellipse(&fg, w, h, erode_k)
-    } else {
-        fg
-    };
-    let hint: Vec<f32> = fg.par_iter().map(|&v| if v { 1.0 } else { 0.0 }).collect();
     let mut blur_k = scaled_kernel(p.blur_px, render_scale);
     if blur_k.is_multiple_of(2) && blur_k > 0 {
         // OpenCV only takes odd Gaussian kernels.
         blur_k += 1;
     }
-    if blur_k >= 3 {
-        // f32 kernel sums may exceed 1 by an ulp; OpenCV's 8-bit result saturates, so clamp too.
-        let mut b = gaussian_blur(&hint, w, h, blur_k);
-        b.par_iter_mut().for_each(|v| *v = v.clamp(0.0, 1.0));
-        b
-    } else {
-        hint
+    // Erosion (a kernel below 2 is none) to 0/1, then the blur; f32 kernel sums may exceed 1 by
+    // an ulp and OpenCV's 8-bit result saturates, so clamp too.
+    erode_ellipse_blurred(&fg, w, h, erode_k, blur_k, true)
+}
+
+/// The key before erosion and blur: true where the pixel is not screen. Per pixel: 8-bit sRGB
+/// codes from the threshold table (no power function), OpenCV's integer HSV with its reciprocal
+/// tables, the range test.
+pub fn foreground_mask(src: &RgbaImage, colour: InputColour, p: &ChromaKeyParams) -> Vec<bool> {
+    let (w, h) = (src.width, src.height);
+    if w == 0 || h == 0 {
+        return Vec::new();
     }
+    let tables = hsv_div_tables();
+    let to8 = LinearToSrgb8::new();
+    let q = |v: f32| (v.clamp(0.0, 1.0) * 255.0).round() as u8;
+    let mut fg = vec![false; w * h];
+    fg.par_chunks_mut(w)
+        .zip(src.data.par_chunks(w * 4))
+        .for_each(|(out, row)| {
+            for (o, px) in out.iter_mut().zip(row.chunks_exact(4)) {
+                let (r, g, b) = match colour {
+                    InputColour::Linear => (to8.apply(px[0]), to8.apply(px[1]), to8.apply(px[2])),
+                    InputColour::Srgb => (q(px[0]), q(px[1]), q(px[2])),
+                };
+                let (hh, ss, vv) = hsv_opencv_u8_int(tables, r, g, b);
+                *o = !is_screen((hh as f32, ss as f32, vv as f32), p);
+            }
+        });
+    fg
 }
 
 /// The source's alpha channel as a hint (non-finite values already sanitised by the caller).
@@ -129,6 +144,69 @@ mod tests {
         // RGB (200, 100, 150): h = -50 * 1229 + 2048 >> 12 = -15 -> 165; s = 100 * 5222 + 2048 >> 12 = 127
         let (h, s, v) = hsv_opencv_8bit(200.0 / 255.0, 100.0 / 255.0, 150.0 / 255.0);
         assert_eq!((h, s, v), (165.0, 127.0, 200.0));
+    }
+
+    /// OpenCV's formula with its divisions written inline (the reference for the tables).
+    fn hsv_reference(r: u8, g: u8, b: u8) -> (f32, f32, f32) {
+        let (r, g, b) = (r as i32, g as i32, b as i32);
+        let v = r.max(g).max(b);
+        let diff = v - r.min(g).min(b);
+        let div = |num: i32, i: i32| {
+            if i == 0 {
+                0
+            } else {
+                (num as f64 / i as f64).round_ties_even() as i32
+            }
+        };
+        let s = (diff * div(255 << 12, v) + (1 << 11)) >> 12;
+        let vr = if v == r { -1 } else { 0 };
+        let vg = if v == g { -1 } else { 0 };
+        let mut h =
+            (vr & (g - b)) + (!vr & ((vg & (b - r + 2 * diff)) + (!vg & (r - g + 4 * diff))));
+        h = (h * div(180 << 12, 6 * diff) + (1 << 11)) >> 12;
+        if h < 0 {
+            h += 180;
+        }
+        (h as f32, s as f32, v as f32)
+    }
+
+    #[test]
+    fn tabled_hsv_and_mask_match_the_formulas() {
+        for r in (0..=255u8).step_by(3) {
+            for g in (0..=255u8).step_by(5) {
+                for b in 0..=255u8 {
+                    assert_eq!(
+                        hsv_opencv_u8(r, g, b),
+                        hsv_reference(r, g, b),
+                        "{r} {g} {b}"
+                    );
+                }
+            }
+        }
+        let (w, h) = (97, 41);
+        let mut img = RgbaImage::new(w, h);
+        let mut seed = 0x2545_f491_4f6c_dd1du64;
+        for v in img.data.iter_mut() {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            *v = (seed % 10_000) as f32 / 10_000.0 * 1.2 - 0.1;
+        }
+        img.data[5] = f32::NAN;
+        let p = ChromaKeyParams::default();
+        for colour in [InputColour::Linear, InputColour::Srgb] {
+            let got = foreground_mask(&img, colour, &p);
+            for (i, px) in img.data.chunks_exact(4).enumerate() {
+                let hsv = match colour {
+                    InputColour::Linear => {
+                        let c = [px[0], px[1], px[2]].map(crate::engine::colour::linear_to_srgb8);
+                        hsv_reference(c[0], c[1], c[2])
+                    }
+                    InputColour::Srgb => hsv_opencv_8bit(px[0], px[1], px[2]),
+                };
+                assert_eq!(got[i], !is_screen(hsv, &p), "pixel {i}");
+            }
+        }
     }
 
     #[test]

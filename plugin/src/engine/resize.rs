@@ -6,6 +6,8 @@
 //!   align_corners=False)` including its edge clamping (the out-of-range tap is dropped and the
 //!   weights renormalised, which equals clamping the source coordinate).
 
+pub mod separable;
+
 use fast_image_resize::images::{Image, ImageRef};
 use fast_image_resize::{FilterType, PixelType, ResizeAlg, ResizeOptions, Resizer};
 
