@@ -19,6 +19,7 @@ const MIB: f64 = 1024.0 * 1024.0;
 
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct GpuInfo {
+    /// NVML's index (all GPUs of the machine), which the sampler polls.
     pub index: u32,
     pub name: String,
     pub driver: String,
@@ -33,14 +34,18 @@ pub struct Gpu {
 }
 
 impl Gpu {
-    /// NVML device `index` (the NVML order, which is the CUDA order unless CUDA_DEVICE_ORDER or
-    /// CUDA_VISIBLE_DEVICES say otherwise). Err says why NVML is not usable.
-    pub fn open(index: u32) -> Result<Gpu, String> {
+    /// The NVML device behind CUDA device `cuda_index` (see [`nvml_device`]). Err says why NVML is
+    /// not usable.
+    pub fn open(cuda_index: u32) -> Result<Gpu, String> {
         let nvml = Nvml::init().map_err(|e| format!("NVML unavailable: {e}"))?;
+        let visible = std::env::var("CUDA_VISIBLE_DEVICES").ok();
         let info = {
-            let dev = nvml
-                .device_by_index(index)
-                .map_err(|e| format!("NVML device {index}: {e}"))?;
+            let dev = match nvml_device(cuda_index, visible.as_deref()) {
+                NvmlDevice::Index(i) => nvml.device_by_index(i),
+                NvmlDevice::Uuid(u) => nvml.device_by_uuid(u.as_str()),
+            }
+            .map_err(|e| format!("NVML device for CUDA device {cuda_index}: {e}"))?;
+            let index = dev.index().map_err(|e| format!("NVML device index: {e}"))?;
             let mem = dev.memory_info().map_err(|e| format!("NVML memory: {e}"))?;
             GpuInfo {
                 index,
@@ -62,6 +67,32 @@ impl Gpu {
             nvml: Arc::new(nvml),
             info,
         })
+    }
+}
+
+/// How to find CUDA device `cuda_index` in NVML, which numbers every GPU of the machine.
+#[derive(Debug, PartialEq, Eq)]
+pub enum NvmlDevice {
+    Index(u32),
+    Uuid(String),
+}
+
+/// CUDA numbers only the devices in CUDA_VISIBLE_DEVICES (indices or GPU-UUIDs), in that order;
+/// without it the two orders agree (both PCI order on the machines we measure on).
+pub fn nvml_device(cuda_index: u32, visible: Option<&str>) -> NvmlDevice {
+    let entry = visible.and_then(|v| {
+        v.split(',')
+            .map(str::trim)
+            .filter(|e| !e.is_empty())
+            .nth(cuda_index as usize)
+    });
+    match entry {
+        Some(e) if e.starts_with("GPU-") || e.starts_with("MIG-") => NvmlDevice::Uuid(e.into()),
+        Some(e) => e
+            .parse()
+            .map(NvmlDevice::Index)
+            .unwrap_or(NvmlDevice::Index(cuda_index)),
+        None => NvmlDevice::Index(cuda_index),
     }
 }
 
@@ -251,6 +282,19 @@ impl Sampler {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn cuda_visible_devices_maps_to_nvml() {
+        assert_eq!(nvml_device(0, None), NvmlDevice::Index(0));
+        assert_eq!(nvml_device(1, Some("3,2")), NvmlDevice::Index(2));
+        assert_eq!(nvml_device(0, Some(" 5 ")), NvmlDevice::Index(5));
+        assert_eq!(
+            nvml_device(0, Some("GPU-8f2a")),
+            NvmlDevice::Uuid("GPU-8f2a".into())
+        );
+        // Past the list (CUDA would fail too): the index as given.
+        assert_eq!(nvml_device(2, Some("1")), NvmlDevice::Index(2));
+    }
 
     #[test]
     fn without_nvml_the_report_says_why() {

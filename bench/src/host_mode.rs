@@ -54,6 +54,14 @@ pub fn plugin_params(args: &Args) -> Result<Vec<(&'static str, String)>, String>
     ])
 }
 
+/// The version of the ONNX Runtime library shipped beside the plugin binary.
+fn bundle_ort_version(bundle: &std::path::Path) -> Option<String> {
+    std::fs::read_dir(bundle.join("Contents/Linux-x86-64"))
+        .ok()?
+        .filter_map(|e| e.ok())
+        .find_map(|e| crate::report::ort_version_from_path(&e.path()))
+}
+
 pub fn run(
     args: &Args,
     plates: &PlateSource,
@@ -62,8 +70,9 @@ pub fn run(
 ) -> ModeResult {
     let mut result = ModeResult::new(Mode::Host.label());
     result.notes.push(format!(
-        "bundle {} (its own ONNX Runtime; refiner batch and GPU index are the plugin's defaults)",
-        args.bundle.display()
+        "bundle {} with its own ONNX Runtime {}; refiner batch and GPU index are the plugin's defaults",
+        args.bundle.display(),
+        bundle_ort_version(&args.bundle).unwrap_or_else(|| "(version unknown)".into())
     ));
     let settings = match plugin_params(args) {
         Ok(p) => p,
