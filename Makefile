@@ -81,8 +81,14 @@ cargo-test: bundle fixtures $(ORT_GPU_LIB)
 
 test: lint pytest cargo-test
 
+# The benchmark crate (bench/): engine and/or bundle via the test host, NVML memory, ORT arena
+# statistics, the PyTorch reference (--torch); `ck-bench --help`. It links both the engine and the
+# test host, so its build has ofx-bindings' `host` feature on and rebuilds the plugin's cdylib as a
+# dependency (deps/libcorridorkey.so, unhashed): its own target dir keeps that away from the bundle.
+BENCH_TARGET := $(ROOT)/target/bench
 bench: bundle
-	cargo run --release -p corridorkey --bin ck-bench -- $(BENCH_ARGS)
+	cargo build --release -p ck-bench --target-dir $(BENCH_TARGET)
+	$(BENCH_TARGET)/release/ck-bench $(BENCH_ARGS)
 
 clean:
 	rm -rf $(BUILD) $(FIXTURES) out target

@@ -4,6 +4,7 @@
 //! [`FrameInput`], calls [`Engine::render`], and writes [`FrameOutput`] back; the benchmark and tools
 //! call the same function. See `../shared/docs/DESIGN.md` section 2.
 
+pub mod arena;
 pub mod cache;
 pub mod coarse;
 pub mod colour;
@@ -238,6 +239,19 @@ impl Engine {
         guard
             .as_mut()
             .ok_or_else(|| EngineError::Inference("sessions not loaded".into()))
+    }
+
+    /// ONNX Runtime arena statistics of the loaded sessions (empty before the first frame); one
+    /// Err per session whose arena could not be read. For the benchmark; never panics.
+    pub fn arena_stats(&self) -> Vec<Result<arena::ArenaStats, String>> {
+        catch_unwind(AssertUnwindSafe(|| {
+            self.sessions
+                .lock()
+                .as_ref()
+                .map(arena::collect)
+                .unwrap_or_default()
+        }))
+        .unwrap_or_else(|p| vec![Err(format!("internal error: {}", panic_message(p)))])
     }
 
     /// Drops the sessions and cached frames (tests, tools).

@@ -1,0 +1,198 @@
+//! `--mode host`: the same frames through the built bundle, loaded by the Rust test host the way a
+//! real OFX host loads it (describe, createInstance, clip preferences, begin/render/end sequence).
+//! Only the total per frame is visible from outside the plugin.
+
+use std::time::Instant;
+
+use ofx_test_host::{
+    image_from_rgba, BitDepth, Components, HostConfig, Input, ParamValue, Plugin, RenderRequest,
+    GENERAL,
+};
+
+use crate::args::{Args, Mode};
+use crate::gpu_memory::{Gpu, Sampler};
+use crate::plates::{flip_rows, PlateSource};
+use crate::report::ModeResult;
+use crate::stats::{summarise, FrameRow};
+use corridorkey::engine::{Device, TileSize};
+
+/// The plugin's choice indices for the benchmark settings (plugin/src/ofx/params.rs orders).
+pub fn plugin_params(args: &Args) -> Result<Vec<(&'static str, String)>, String> {
+    let quality = match args.size {
+        1024 => 0,
+        1536 => 1,
+        2048 => 2,
+        s => {
+            return Err(format!(
+                "the plugin's Quality offers S = 1024, 1536 or 2048, not {s}"
+            ))
+        }
+    };
+    let tile = match args.tile {
+        TileSize::T512 => 0,
+        TileSize::T1024 => 1,
+        TileSize::FullFrame => 2,
+    };
+    let device = match args.device {
+        Device::Auto => 0,
+        Device::Cuda => 1,
+        Device::TensorRt => 2,
+        Device::Cpu => 3,
+    };
+    Ok(vec![
+        ("hintSource", "2".into()), // built-in chroma key, as in engine mode
+        ("inputColour", "0".into()),
+        ("show", "0".into()), // premultiplied
+        ("quality", quality.to_string()),
+        ("refiner", if args.refiner { "1" } else { "0" }.into()),
+        ("refinerTile", tile.to_string()),
+        ("refinerOverlap", args.overlap.to_string()),
+        ("sparseSkip", if args.skip { "1" } else { "0" }.into()),
+        ("device", device.to_string()),
+        ("gpuMemoryMB", args.gpu_mem.to_string()),
+        ("modelFolder", args.model_dir.display().to_string()),
+    ])
+}
+
+/// The version of the ONNX Runtime library shipped beside the plugin binary.
+fn bundle_ort_version(bundle: &std::path::Path) -> Option<String> {
+    std::fs::read_dir(bundle.join("Contents/Linux-x86-64"))
+        .ok()?
+        .filter_map(|e| e.ok())
+        .find_map(|e| crate::report::ort_version_from_path(&e.path()))
+}
+
+pub fn run(
+    args: &Args,
+    plates: &PlateSource,
+    frames: usize,
+    gpu: Result<&Gpu, &str>,
+) -> ModeResult {
+    let mut result = ModeResult::new(Mode::Host.label());
+    result.notes.push(format!(
+        "bundle {} with its own ONNX Runtime {}; refiner batch and GPU index are the plugin's defaults",
+        args.bundle.display(),
+        bundle_ort_version(&args.bundle).unwrap_or_else(|| "(version unknown)".into())
+    ));
+    let settings = match plugin_params(args) {
+        Ok(p) => p,
+        Err(e) => {
+            result.error = Some(e);
+            result.memory = Sampler::start(gpu, std::process::id()).finish();
+            return result;
+        }
+    };
+    let sampler = Sampler::start(gpu, std::process::id());
+    let outcome = render_all(args, plates, frames, &settings, &sampler, &mut result);
+    if let Err(e) = outcome {
+        result.error = Some(e);
+    }
+    result.memory = sampler.finish();
+    result.summary = summarise(&result.frames);
+    result.ok = result.error.is_none() && !result.frames.is_empty();
+    result
+}
+
+fn render_all(
+    args: &Args,
+    plates: &PlateSource,
+    frames: usize,
+    settings: &[(&'static str, String)],
+    sampler: &Sampler,
+    result: &mut ModeResult,
+) -> Result<(), String> {
+    let plugin = Plugin::load(&args.bundle, HostConfig::default())?;
+    let inst = plugin.create_instance(GENERAL).map_err(|e| e.to_string())?;
+    for (name, value) in settings {
+        inst.set_param_text(name, value)?;
+    }
+    for i in 0..frames {
+        let src = plates.frame(i).map_err(|e| format!("frame {i}: {e}"))?;
+        // OFX rows go bottom-up: flip so the plugin sees the same picture as the engine.
+        let img = image_from_rgba(
+            src.width,
+            src.height,
+            &flip_rows(&src.data, src.width),
+            BitDepth::Float,
+            Components::Rgba,
+            false,
+        )?;
+        drop(src);
+        inst.set_input("Source", Input::Image(img))?;
+        let req = RenderRequest {
+            time: i as f64,
+            depth: Some(BitDepth::Float),
+            ..Default::default()
+        };
+        sampler.window_start();
+        let t = Instant::now();
+        let out = inst.render(&req);
+        let total_ms = t.elapsed().as_secs_f64() * 1000.0;
+        let (device_peak_mib, process_peak_mib) = sampler.window_end();
+        out.map_err(|e| format!("frame {i}: {e}"))?;
+        // The plugin passes the source through and posts a persistent error when keying fails.
+        if let Some(m) = inst.persistent_message() {
+            if m.kind.contains("Error") {
+                return Err(format!(
+                    "frame {i}: the plugin reported {}: {}",
+                    m.kind, m.text
+                ));
+            }
+            if i == 0 {
+                result.warnings.push(format!("{}: {}", m.kind, m.text));
+            }
+        }
+        eprintln!("host frame {i}: {total_ms:.1} ms");
+        result.frames.push(FrameRow {
+            index: i,
+            total_ms,
+            device_peak_mib,
+            process_peak_mib,
+            ..Default::default()
+        });
+    }
+    if let Some(ParamValue::Str(info)) = inst.effect().params().get("info").map(|p| p.value()) {
+        result.engine = info;
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::args::{defaults, parse};
+    use std::path::Path;
+
+    fn args(extra: &[&str]) -> Args {
+        let argv: Vec<String> = extra.iter().map(|s| s.to_string()).collect();
+        parse(&argv, defaults(&|_| None, Path::new("/repo")))
+            .unwrap()
+            .unwrap()
+    }
+
+    #[test]
+    fn settings_map_to_the_plugin_choices() {
+        let p = plugin_params(&args(&[
+            "--size",
+            "1536",
+            "--tile",
+            "full",
+            "--no-skip",
+            "--device",
+            "cpu",
+            "--overlap",
+            "64",
+        ]))
+        .unwrap();
+        let get = |k: &str| p.iter().find(|(n, _)| *n == k).unwrap().1.clone();
+        assert_eq!(get("quality"), "1");
+        assert_eq!(get("refinerTile"), "2");
+        assert_eq!(get("sparseSkip"), "0");
+        assert_eq!(get("refiner"), "1");
+        assert_eq!(get("device"), "3");
+        assert_eq!(get("refinerOverlap"), "64");
+        assert!(plugin_params(&args(&["--size", "512"]))
+            .unwrap_err()
+            .contains("512"));
+    }
+}
