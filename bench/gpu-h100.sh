@@ -59,6 +59,32 @@ device)
   run shipped1024 --frames 8 --size 1024 --model-dir bundle/models
   run shipped1024_noskip --frames 8 --size 1024 --model-dir bundle/models --no-skip
   ;;
+full)
+  # The whole report: engine (device path) + bundle through the test host + PyTorch, side by side;
+  # then the host path, no-skip, other sizes and the shipped (trained) model.
+  for s in ${SIZES:-2048 1536 1024}; do
+    python3 -m corridorkey_export export --seed 0 --size $s --precision fp16 --out $M > "$OUT/export_$s.log" 2>&1 \
+      || { tail -20 "$OUT/export_$s.log"; exit 1; }
+  done
+  BUNDLE=$PWD/.device/bundle/CorridorKey.ofx.bundle
+  # A GPU bundle carries ORT's provider libraries beside libonnxruntime (make bundle GPU=1):
+  # ORT looks for them next to the path it was loaded from.
+  for f in "$(dirname "$ORT_DYLIB_PATH")"/lib*.so*; do ln -sf "$f" "$BUNDLE/Contents/Linux-x86-64/"; done
+  export CORRIDORKEY_MODEL_DIR=$M
+  B=".device/bin/ck-bench --model-dir $M --ort-lib $ORT_DYLIB_PATH --device cuda"
+  run() { local tag=$1; shift; log "$tag: $*"
+    $B "$@" --json "$OUT/$tag.json" --md "$OUT/$tag.md" 2>&1 | tail -4 | tee -a "$OUT/log.txt"; }
+  log "host mode alone (stderr kept)"
+  RUST_BACKTRACE=1 $B --mode host --frames 8 --bundle "$BUNDLE" --json "$OUT/host2048.json" --md "$OUT/host2048.md" 2>&1 | tail -25 | tee -a "$OUT/log.txt"
+  run all2048 --mode all --frames 12 --bundle "$BUNDLE" --torch eager-fp16,compile-fp16
+  [ "${QUICK:-0}" = 1 ] && { (cd "$OUT" && tar czf results.tgz *.json *.md log.txt && rm -f *.json *.md export_*.log); exit 0; }
+  run hostpath2048 --frames 6 --host-path
+  run noskip2048 --frames 8 --no-skip
+  run s1536 --frames 8 --size 1536
+  run s1024 --frames 8 --size 1024
+  run shipped1024 --frames 8 --size 1024 --model-dir bundle/models
+  (cd "$OUT" && tar czf results.tgz *.json *.md log.txt && rm -f *.json *.md export_*.log)
+  ;;
 tune)
   # CUDA-provider options (CORRIDORKEY_CUDA_OPTIONS) and refiner batch, S=2048 fp16, same plates.
   python3 -m corridorkey_export export --seed 0 --size 2048 --precision fp16 --out $M > "$OUT/export.log" 2>&1 \

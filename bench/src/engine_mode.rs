@@ -150,8 +150,12 @@ fn path_check(
         device_path: Some(false),
         ..*options
     };
-    let a = engine.render_with(&input, params, rt, options, &|| false).ok()?;
-    let b = engine.render_with(&input, params, rt, &host, &|| false).ok()?;
+    let a = engine
+        .render_with(&input, params, rt, options, &|| false)
+        .ok()?;
+    let b = engine
+        .render_with(&input, params, rt, &host, &|| false)
+        .ok()?;
     let (mut max_rgb, mut max_alpha) = (0.0f32, 0.0f32);
     for (p, q) in a.image.data.chunks(4).zip(b.image.data.chunks(4)) {
         for c in 0..3 {

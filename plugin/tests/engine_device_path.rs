@@ -139,6 +139,13 @@ fn device_prepare_matches_the_host_prepare() {
     }
 }
 
+/// Params, (garbage, core) mattes and upscale filter of one comparison.
+type Case<'a> = (
+    KeyParams,
+    (Option<&'a MatteImage>, Option<&'a MatteImage>),
+    UpscaleFilter,
+);
+
 fn render(
     params: &KeyParams,
     device_path: bool,
@@ -186,11 +193,7 @@ fn engine_renders_every_mode_the_same_on_either_path() {
             .map(|i| if (i % w).abs_diff(160) < 10 { 0.8 } else { 0.0 })
             .collect(),
     };
-    let cases: Vec<(
-        KeyParams,
-        (Option<&MatteImage>, Option<&MatteImage>),
-        UpscaleFilter,
-    )> = vec![
+    let cases: Vec<Case<'_>> = vec![
         (base.clone(), (None, None), UpscaleFilter::Lanczos3),
         (
             KeyParams {

@@ -618,6 +618,12 @@ impl Engine {
             .as_mut()
             .ok_or_else(|| EngineError::Inference("device kernels missing".into()))?;
 
+        let host_finish = params.despeckle_px > 0 || params.output == OutputMode::Status;
+        k.prewarm(
+            params.input_colour,
+            &settings,
+            (!host_finish).then_some(frame.garbage.is_some() || frame.core.is_some()),
+        )?;
         let image = device::prepare::prepare(k, frame.src, frame.hint, params.input_colour, s)?;
         stats.prepare_ms = (ms(frame.t_prepare) - frame.load_ms).max(0.0);
         check_abort()?;
@@ -635,7 +641,7 @@ impl Engine {
         check_abort()?;
 
         let t_finish = Instant::now();
-        let image = if params.despeckle_px > 0 || params.output == OutputMode::Status {
+        let image = if host_finish {
             let host = refined.to_host(k)?;
             drop(refined);
             drop(guard);

@@ -244,9 +244,7 @@ pub fn build_session_from(
         .with_execution_providers(providers(p, rt, role))
         .map_err(|e| e.to_string())?;
     // One arena for all GPU sessions when the environment has it (shared_arena.rs).
-    let builder = if p != Provider::Cpu
-        && shared_arena::ensure(env, rt.gpu_index, rt.gpu_mem_limit_mb).is_ok()
-    {
+    let builder = if p != Provider::Cpu && shared_arena::is_registered(rt.gpu_index) {
         builder.with_env_allocators().map_err(|e| e.to_string())?
     } else {
         builder
@@ -408,15 +406,29 @@ pub fn load(rt: &RuntimeConfig, size: usize) -> Result<Loaded, EngineError> {
                 continue;
             }
         }
-        // Said only once the provider works: a failed provider has its own warning.
-        let arena_note = match p {
-            Provider::Cpu => None,
-            _ => match shared_arena::ensure(&env, rt.gpu_index, rt.gpu_mem_limit_mb) {
+        // The shared arena makes ORT load the CUDA provider, and a failed load there aborts the
+        // process; a small probe session proves the provider loads first (its failure is an
+        // ordinary error and a fallback).
+        let arena_note = if p == Provider::Cpu {
+            None
+        } else {
+            if let Err(e) = build_session_from(
+                &env,
+                GraphSource::Memory(super::device::PROBE_GRAPH),
+                p,
+                rt,
+                Role::Kernel,
+            ) {
+                warnings.push(format!("{} failed ({e}); falling back", p.label()));
+                last_err = e;
+                continue;
+            }
+            match shared_arena::ensure(&env, rt.gpu_index, rt.gpu_mem_limit_mb) {
                 Ok(note) => note,
                 Err(e) => Some(format!(
                     "no shared GPU arena ({e}); each graph keeps its own, which needs more memory"
                 )),
-            },
+            }
         };
         let coarse = match build_session(&env, &coarse_path, p, rt, true) {
             Ok(s) => s,

@@ -62,7 +62,19 @@ fn register(env: &Environment, gpu: i32, cap_mb: usize) -> Result<(), String> {
     check(status)
 }
 
-/// Makes sure GPU `gpu` has the shared arena. Ok(None) when it is in place with this cap;
+/// Whether GPU `gpu` has the shared arena (sessions then opt in).
+pub fn is_registered(gpu: i32) -> bool {
+    REGISTERED
+        .lock()
+        .as_ref()
+        .and_then(|m| m.get(&gpu))
+        .map(|r| r.is_ok())
+        .unwrap_or(false)
+}
+
+/// Makes sure GPU `gpu` has the shared arena. Call it only once a CUDA session has been built in
+/// this process: ORT loads the CUDA provider to make the allocator, and when that load fails it
+/// throws through the C API (std::terminate) instead of returning an error status. Ok(None) when it is in place with this cap;
 /// Ok(Some(note)) when an earlier registration with another cap stays in force (the cap is the
 /// process's until a restart); Err when ORT refused (the sessions then keep their own arenas).
 pub fn ensure(env: &Environment, gpu: i32, cap_mb: usize) -> Result<Option<String>, String> {
