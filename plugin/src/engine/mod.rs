@@ -119,6 +119,15 @@ fn panic_message(p: Box<dyn std::any::Any + Send>) -> String {
     }
 }
 
+/// Err(Aborted) when the host asked to stop.
+fn checked(abort: &dyn Fn() -> bool) -> Result<(), EngineError> {
+    if abort() {
+        Err(EngineError::Aborted)
+    } else {
+        Ok(())
+    }
+}
+
 fn ms(t: Instant) -> f64 {
     t.elapsed().as_secs_f64() * 1000.0
 }
@@ -336,13 +345,7 @@ impl Engine {
         options: &RenderOptions,
         abort: &dyn Fn() -> bool,
     ) -> Result<FrameOutput, EngineError> {
-        let check_abort = || {
-            if abort() {
-                Err(EngineError::Aborted)
-            } else {
-                Ok(())
-            }
-        };
+        let check_abort = || checked(abort);
         let (w, h) = (input.source.width, input.source.height);
         let mut stats = FrameStats::default();
         let mut warnings = Vec::new();
@@ -444,7 +447,7 @@ impl Engine {
             .device_path
             .unwrap_or(provider != session::Provider::Cpu);
         if on_device {
-            return self.render_on_device(
+            match self.render_on_device(
                 DeviceFrame {
                     src: &src,
                     hint: &hint,
@@ -456,9 +459,18 @@ impl Engine {
                 params,
                 options,
                 &want,
-                (stats, warnings, notes),
+                (stats.clone(), warnings.clone(), notes.clone()),
                 abort,
-            );
+            ) {
+                Ok(out) => return Ok(out),
+                Err(e @ (EngineError::Aborted | EngineError::ModelMissing { .. })) => {
+                    return Err(e)
+                }
+                // The frame still renders: the host path needs nothing the device path built.
+                Err(e) => warnings.push(format!(
+                    "the GPU frame path failed ({e}); this frame was keyed on the host path"
+                )),
+            }
         }
 
         let mut tensor = prepare::prepare_input(&src, &hint, params.input_colour, s)
@@ -586,14 +598,14 @@ impl Engine {
         (mut stats, mut warnings, mut notes): (FrameStats, Vec<String>, Vec<String>),
         abort: &dyn Fn() -> bool,
     ) -> Result<FrameOutput, EngineError> {
-        let check_abort = || {
-            if abort() {
-                Err(EngineError::Aborted)
-            } else {
-                Ok(())
-            }
-        };
+        let check_abort = || checked(abort);
         let (w, h) = (frame.src.width, frame.src.height);
+        if std::env::var_os("CORRIDORKEY_TEST_DEVICE_PATH_FAIL").is_some() {
+            // Test hook (tests/engine_device_fallback.rs): the host-path fallback must key the frame.
+            return Err(EngineError::Inference(
+                "device path failure injected".into(),
+            ));
+        }
         let mut guard = self.sessions.lock();
         let loaded = Self::ensure_loaded(&mut guard, want)?;
         warnings.extend(loaded.warnings.iter().cloned());

@@ -30,13 +30,13 @@ impl UpscaleFilter {
     }
 }
 
-fn as_bytes(data: &[f32]) -> &[u8] {
+pub(crate) fn as_bytes(data: &[f32]) -> &[u8] {
     // SAFETY: f32 has no padding and every byte of it is initialised; u8 has alignment 1, and the
     // length covers exactly the same memory.
     unsafe { std::slice::from_raw_parts(data.as_ptr().cast::<u8>(), std::mem::size_of_val(data)) }
 }
 
-fn as_bytes_mut(data: &mut [f32]) -> &mut [u8] {
+pub(crate) fn as_bytes_mut(data: &mut [f32]) -> &mut [u8] {
     // SAFETY: as above; additionally every byte pattern is a valid f32, so writes through the u8
     // view cannot create invalid values.
     unsafe {

@@ -9,16 +9,7 @@
 use fast_image_resize::images::{Image, ImageRef};
 use fast_image_resize::{FilterType, PixelType, ResizeAlg, ResizeOptions, Resizer};
 
-fn bytes(v: &[f32]) -> &[u8] {
-    // SAFETY: f32 has no padding and every byte is initialised; u8 has alignment 1 and the length
-    // covers the same memory.
-    unsafe { std::slice::from_raw_parts(v.as_ptr().cast::<u8>(), std::mem::size_of_val(v)) }
-}
-
-fn bytes_mut(v: &mut [f32]) -> &mut [u8] {
-    // SAFETY: as above; every byte pattern is a valid f32.
-    unsafe { std::slice::from_raw_parts_mut(v.as_mut_ptr().cast::<u8>(), std::mem::size_of_val(v)) }
-}
+use crate::engine::resize::{as_bytes as bytes, as_bytes_mut as bytes_mut};
 
 /// `[src, dst]` row-major: entry (j, i) is the weight of source sample j in output sample i when
 /// one axis of length `src` is resampled to `dst` with `filter` (convolution, as `resize.rs`).
