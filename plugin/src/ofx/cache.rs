@@ -47,24 +47,10 @@ fn mix(h: u64, v: u64) -> u64 {
     (h ^ v).wrapping_mul(K).rotate_left(29)
 }
 
-/// A fast non-cryptographic hash of f32 bits (four independent lanes so the multiplies overlap).
-/// A cache key only: a collision would replay a stale frame, which needs ~2^64 luck.
+/// The engine's content hash of f32 bits (parallel over chunks), seeded and avalanched so equal
+/// data under different seeds (plate, each matte) gives unrelated keys.
 pub fn hash_f32(data: &[f32], seed: u64) -> u64 {
-    let mut lanes = [seed ^ 1, seed ^ 2, seed ^ 3, seed ^ 4];
-    let mut chunks = data.chunks_exact(8);
-    for c in &mut chunks {
-        for (l, lane) in lanes.iter_mut().enumerate() {
-            let v = (c[2 * l].to_bits() as u64) | ((c[2 * l + 1].to_bits() as u64) << 32);
-            *lane = mix(*lane, v);
-        }
-    }
-    let mut h = mix(seed, data.len() as u64);
-    for lane in lanes {
-        h = mix(h, lane);
-    }
-    for v in chunks.remainder() {
-        h = mix(h, v.to_bits() as u64);
-    }
+    let mut h = mix(seed, crate::engine::cache::hash_f32(data));
     // Final avalanche (splitmix64).
     h ^= h >> 30;
     h = h.wrapping_mul(0xBF58_476D_1CE4_E5B9);

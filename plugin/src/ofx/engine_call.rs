@@ -21,6 +21,9 @@ pub fn render(
     abort: &dyn Fn() -> bool,
 ) -> Result<FrameOutput, EngineError> {
     let options = RenderOptions {
+        // The OFX layer answers repeated frames from its own per-instance cache before it calls
+        // here; the engine's cache would hash the inputs again and copy every new 4K frame.
+        use_cache: false,
         device_path: device_path_override(std::env::var("CORRIDORKEY_DEVICE_PATH").ok().as_deref()),
         ..Default::default()
     };
