@@ -25,9 +25,9 @@ pub fn finish(
         UpscaleFilter::Lanczos3 => FilterType::Lanczos3,
         UpscaleFilter::Bilinear => FilterType::Bilinear,
     };
-    let tag = if f == FilterType::Lanczos3 { 1 } else { 0 };
-    k.matrix(s, w, f, false)?;
-    k.matrix(s, h, f, true)?;
+    k.make_room_for_matrices();
+    let rh_key = k.matrix(s, w, f, false)?;
+    let rv_key = k.matrix(s, h, f, true)?;
     let (garbage, core) = mattes;
     let with_mattes = garbage.is_some() || core.is_some();
     let name = if with_mattes {
@@ -47,8 +47,8 @@ pub fn finish(
     } else {
         None
     };
-    let rh = &k.matrices[&(s, w, tag, false)];
-    let rv = &k.matrices[&(s, h, tag, true)];
+    let rh = &k.matrices[&rh_key];
+    let rv = &k.matrices[&rv_key];
     let session = k
         .sessions
         .get_mut(name)

@@ -214,15 +214,25 @@ impl Kernels {
         }
     }
 
-    /// The resampling matrix for one axis, on the device: `[src, dst]`, or `[dst, src]` when
-    /// `transposed` (the vertical pass multiplies from the left).
+    /// Drops the cached matrices when they are many (one plate size at a time is the norm). Called
+    /// before a stage asks for its pair, so a pair is never split by the eviction.
+    fn make_room_for_matrices(&mut self) {
+        if self.matrices.len() > 6 {
+            self.matrices.clear();
+        }
+    }
+
+    /// Uploads (once) the resampling matrix for one axis and returns its key in `matrices`:
+    /// `[src, dst]`, or `[dst, src]` when `transposed` (the vertical pass multiplies from the
+    /// left). Callers index `matrices` with the key so the matrices can be borrowed beside a
+    /// session.
     fn matrix(
         &mut self,
         src: usize,
         dst: usize,
         filter: FilterType,
         transposed: bool,
-    ) -> Result<&DynValue, EngineError> {
+    ) -> Result<MatrixKey, EngineError> {
         let tag = match filter {
             FilterType::Bilinear => 0,
             FilterType::Lanczos3 => 1,
@@ -230,10 +240,6 @@ impl Kernels {
         };
         let key = (src, dst, tag, transposed);
         if !self.matrices.contains_key(&key) {
-            // One plate size at a time is the norm: drop matrices of other sizes.
-            if self.matrices.len() >= 8 {
-                self.matrices.clear();
-            }
             let m = matrices::axis_matrix(src, dst, filter).map_err(err)?;
             let value = if transposed {
                 self.upload(&[dst, src], &matrices::transpose(&m, src, dst))?
@@ -242,9 +248,7 @@ impl Kernels {
             };
             self.matrices.insert(key, value);
         }
-        self.matrices
-            .get(&key)
-            .ok_or_else(|| err("resampling matrix missing"))
+        Ok(key)
     }
 }
 

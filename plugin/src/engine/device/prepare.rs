@@ -21,9 +21,9 @@ pub fn prepare(
     if hint.len() != w * h || src.data.len() != w * h * 4 {
         return Err(err(format!("plate/hint sizes do not match {w}x{h}")));
     }
-    // Make sure both matrices exist before borrowing them next to the session.
-    k.matrix(w, s, FilterType::Bilinear, false)?;
-    k.matrix(h, s, FilterType::Bilinear, true)?;
+    k.make_room_for_matrices();
+    let rh_key = k.matrix(w, s, FilterType::Bilinear, false)?;
+    let rv_key = k.matrix(h, s, FilterType::Bilinear, true)?;
     let name = match colour {
         InputColour::Linear => "prepare_linear",
         InputColour::Srgb => "prepare_srgb",
@@ -32,8 +32,8 @@ pub fn prepare(
     let dev = k.device()?;
     let plate = k.upload(&[h, w, 4], &src.data)?;
     let hint = k.upload(&[h, w], hint)?;
-    let rh = &k.matrices[&(w, s, 0, false)];
-    let rv = &k.matrices[&(h, s, 0, true)];
+    let rh = &k.matrices[&rh_key];
+    let rv = &k.matrices[&rv_key];
     let session = k
         .sessions
         .get_mut(name)
