@@ -308,8 +308,8 @@ impl ImageEffect {
         let l = to_cstring(label)?;
         let i = to_cstring(id)?;
         if let Some(f) = self.suites.progress_v2.and_then(|p| p.progressStart) {
-            // SAFETY: live instance handle, NUL-terminated strings.
             return Error::check(
+                // SAFETY: live instance handle, NUL-terminated strings.
                 unsafe { f(as_void(self.handle), l.as_ptr(), i.as_ptr()) },
                 || "progressStart".into(),
             );

@@ -279,17 +279,17 @@ impl<'a> ImageView<'a> {
     pub fn row(&self, y: i32) -> Option<Row<'a>> {
         let off = self.layout.row_offset(y)?;
         let n = self.layout.samples_per_row();
+        let len = n * self.layout.depth.sample_bytes();
         // SAFETY: y is inside the bounds, so the row start is inside the host buffer (constructor
-        // contract); validate() checked the alignment and that a row holds n samples.
-        unsafe {
-            let p = self.data.offset(off);
-            Some(match self.layout.depth {
-                BitDepth::Byte => Row::Byte(std::slice::from_raw_parts(p, n)),
-                BitDepth::Short => Row::Short(std::slice::from_raw_parts(p as *const u16, n)),
-                BitDepth::Float => Row::Float(std::slice::from_raw_parts(p as *const f32, n)),
-                BitDepth::None | BitDepth::Half => return None,
-            })
-        }
+        // contract) and a row holds n samples (validate()).
+        let bytes = unsafe { std::slice::from_raw_parts(self.data.offset(off), len) };
+        // validate() checked the alignment, so the typed views cannot fail.
+        Some(match self.layout.depth {
+            BitDepth::Byte => Row::Byte(bytes),
+            BitDepth::Short => Row::Short(bytemuck::try_cast_slice(bytes).ok()?),
+            BitDepth::Float => Row::Float(bytemuck::try_cast_slice(bytes).ok()?),
+            BitDepth::None | BitDepth::Half => return None,
+        })
     }
 }
 
@@ -327,16 +327,15 @@ impl<'a> ImageViewMut<'a> {
     pub fn row_mut(&mut self, y: i32) -> Option<RowMut<'_>> {
         let off = self.layout.row_offset(y)?;
         let n = self.layout.samples_per_row();
+        let len = n * self.layout.depth.sample_bytes();
         // SAFETY: as in ImageView::row; &mut self makes the returned row the only live borrow.
-        unsafe {
-            let p = self.data.offset(off);
-            Some(match self.layout.depth {
-                BitDepth::Byte => RowMut::Byte(std::slice::from_raw_parts_mut(p, n)),
-                BitDepth::Short => RowMut::Short(std::slice::from_raw_parts_mut(p as *mut u16, n)),
-                BitDepth::Float => RowMut::Float(std::slice::from_raw_parts_mut(p as *mut f32, n)),
-                BitDepth::None | BitDepth::Half => return None,
-            })
-        }
+        let bytes = unsafe { std::slice::from_raw_parts_mut(self.data.offset(off), len) };
+        Some(match self.layout.depth {
+            BitDepth::Byte => RowMut::Byte(bytes),
+            BitDepth::Short => RowMut::Short(bytemuck::try_cast_slice_mut(bytes).ok()?),
+            BitDepth::Float => RowMut::Float(bytemuck::try_cast_slice_mut(bytes).ok()?),
+            BitDepth::None | BitDepth::Half => return None,
+        })
     }
 }
 

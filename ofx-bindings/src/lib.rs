@@ -3,12 +3,14 @@
 //! Plugin side: status codes ([`status`]), names the crate lacks ([`names`], [`k!`]), the host's
 //! suites with NULL checks ([`suites`]), property sets ([`props`]), effects, clips, images and
 //! params, messages, progress, threads, and the entry-point trampoline ([`plugin`]).
-//! Host side (the Rust test host) lives in [`host`] behind the `host` feature.
+//! The host side (the Rust test host's FFI) is its own crate, `ofx-host-bindings` (`host/`), so no
+//! build of the workspace ever mixes it into the plugin.
 
 pub use openfx_sys as sys;
 
 pub mod clip;
 pub mod effect;
+pub mod host_info;
 pub mod image;
 pub mod names;
 pub mod params;
@@ -17,9 +19,6 @@ pub mod props;
 pub mod status;
 pub mod suites;
 pub mod thread;
-
-#[cfg(feature = "host")]
-pub mod host;
 
 pub use clip::{Clip, Image};
 pub use effect::{ImageEffect, InstanceData, MessageKind};

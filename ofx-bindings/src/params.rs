@@ -198,8 +198,8 @@ impl ParamSet {
             .ok_or_else(|| missing("paramDefine"))?;
         let n = to_cstring(name)?;
         let mut h: OfxPropertySetHandle = ptr::null_mut();
-        // SAFETY: live descriptor param set, NUL-terminated type and name, valid out pointer.
         Error::check(
+            // SAFETY: live descriptor param set, NUL-terminated type and name, valid out pointer.
             unsafe { f(self.handle, kind.as_ptr(), n.as_ptr(), &mut h) },
             || format!("define param {name}"),
         )?;
@@ -328,8 +328,8 @@ impl ParamSet {
         let n = to_cstring(name)?;
         let mut h: OfxParamHandle = ptr::null_mut();
         let mut props: OfxPropertySetHandle = ptr::null_mut();
-        // SAFETY: live instance param set, NUL-terminated name, valid out pointers.
         Error::check(
+            // SAFETY: live instance param set, NUL-terminated name, valid out pointers.
             unsafe { f(self.handle, n.as_ptr(), &mut h, &mut props) },
             || format!("param {name}"),
         )?;
@@ -389,8 +389,8 @@ impl Param {
 
     pub fn double_at(&self, time: f64) -> Result<f64> {
         let mut v = 0.0f64;
-        // SAFETY: a double param takes one `double *` vararg.
         Error::check(
+            // SAFETY: a double param takes one `double *` vararg.
             unsafe { self.get_at()?(self.handle, time, &mut v as *mut f64) },
             || "double param".into(),
         )?;
@@ -400,8 +400,8 @@ impl Param {
     /// Integer, boolean and choice params all read as one `int *`.
     pub fn int_at(&self, time: f64) -> Result<i32> {
         let mut v: c_int = 0;
-        // SAFETY: integer/boolean/choice params take one `int *` vararg.
         Error::check(
+            // SAFETY: integer/boolean/choice params take one `int *` vararg.
             unsafe { self.get_at()?(self.handle, time, &mut v as *mut c_int) },
             || "int param".into(),
         )?;
@@ -430,8 +430,8 @@ impl Param {
 
     pub fn string_at(&self, time: f64) -> Result<String> {
         let mut p: *const c_char = ptr::null();
-        // SAFETY: a string param takes one `char **` vararg; the host owns the returned string.
         Error::check(
+            // SAFETY: a string param takes one `char **` vararg; the host owns the returned string.
             unsafe { self.get_at()?(self.handle, time, &mut p as *mut *const c_char) },
             || "string param".into(),
         )?;
@@ -452,8 +452,8 @@ impl Param {
     /// (getClipPreferences).
     pub fn int_value(&self) -> Result<i32> {
         let mut v: c_int = 0;
-        // SAFETY: integer/boolean/choice params take one `int *` vararg.
         Error::check(
+            // SAFETY: integer/boolean/choice params take one `int *` vararg.
             unsafe { self.get_now()?(self.handle, &mut v as *mut c_int) },
             || "int param".into(),
         )?;
@@ -463,8 +463,8 @@ impl Param {
     /// Current (untimed) value of a string param.
     pub fn string_value(&self) -> Result<String> {
         let mut p: *const c_char = ptr::null();
-        // SAFETY: a string param takes one `char **` vararg; the host owns the returned string.
         Error::check(
+            // SAFETY: a string param takes one `char **` vararg; the host owns the returned string.
             unsafe { self.get_now()?(self.handle, &mut p as *mut *const c_char) },
             || "string param".into(),
         )?;

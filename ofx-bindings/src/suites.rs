@@ -13,7 +13,6 @@ use openfx_sys::{
     OfxParameterSuiteV1, OfxProgressSuiteV1, OfxProgressSuiteV2, OfxPropertySuiteV1,
 };
 
-use crate::props::PropertySet;
 use crate::status::{Error, Result, Status};
 
 static HOST: AtomicPtr<OfxHost> = AtomicPtr::new(ptr::null_mut());
@@ -41,7 +40,7 @@ pub fn set_host(host: *const OfxHost) {
     }
 }
 
-fn host() -> Result<&'static OfxHost> {
+pub(crate) fn host() -> Result<&'static OfxHost> {
     let p = HOST.load(Ordering::Acquire);
     if p.is_null() {
         return Err(Error::new(
@@ -103,20 +102,6 @@ pub fn suites() -> Result<Suites> {
 /// Forgets the suites (on `kOfxActionUnload`); the host pointer stays for a later `load`.
 pub fn release_suites() {
     *SUITES.write().unwrap_or_else(|e| e.into_inner()) = None;
-}
-
-/// The host's own property set (name, supported depths and components, ...).
-pub fn host_properties() -> Result<PropertySet> {
-    let h = host()?;
-    let s = suites()?;
-    PropertySet::with_suite(h.host, s.property)
-}
-
-/// The host's `kOfxPropName`, or "" when unknown.
-pub fn host_name() -> String {
-    host_properties()
-        .and_then(|p| p.get_string(crate::k!(kOfxPropName), 0))
-        .unwrap_or_default()
 }
 
 /// Raw pointer to pass as a `void *` handle to suites that take one.

@@ -2,16 +2,17 @@
 //! does (OfxSetHost, OfxGetPlugin, setHost, load, describe, describeInContext, createInstance,
 //! getClipPreferences, RoD/RoI, begin/render/end sequence, destroyInstance, unload), with host
 //! images the caller lays out (depth, components, rowBytes sign, NULL images) and every message the
-//! plugin posts recorded. The raw FFI is in `ofx_bindings::host`; this crate is safe code.
+//! plugin posts recorded. The raw FFI is in `ofx_host_bindings` (ofx-bindings/host); this crate is
+//! safe code.
 
 pub mod imageio;
 pub mod synthetic;
 
-pub use ofx_bindings::host::{
+pub use ofx_host_bindings::{
     live_memory_blocks, status, unreleased_images, AbortFn, BitDepth, Clip, ClipSource, Components,
     Effect, HostConfig, HostImage, Message, ParamValue, PropSet, PropValue, Status,
 };
-use ofx_bindings::host::{LoadedPlugin, PluginInfo};
+use ofx_host_bindings::{LoadedPlugin, PluginInfo};
 use parking_lot::Mutex;
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};

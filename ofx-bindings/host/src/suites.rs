@@ -3,6 +3,7 @@
 
 use super::effect::{effect_of, Message, ProgressEvent, IMAGE_EFFECT_SUITE};
 use super::image::{BitDepth, Components, HostMemory};
+use super::memory::plain_memory;
 use super::params::{shim_param_kind, shim_param_read, shim_param_write, PARAMETER_SUITE};
 use super::props::{c_str, guard, PropSet, PROPERTY_SUITE};
 use super::status::{self as st, Status};
@@ -397,13 +398,6 @@ unsafe extern "C" fn progress_end(h: *mut c_void) -> Status {
 
 // ---- memory ----
 
-fn plain_memory() -> &'static Mutex<HashMap<usize, Box<HostMemory>>> {
-    static M: OnceLock<Mutex<HashMap<usize, Box<HostMemory>>>> = OnceLock::new();
-    M.get_or_init(|| Mutex::new(HashMap::new()))
-}
-pub(crate) fn live_plain_memory() -> usize {
-    plain_memory().lock().len()
-}
 unsafe extern "C" fn memory_alloc(_h: *mut c_void, n: usize, out: *mut *mut c_void) -> Status {
     guard(|| {
         if out.is_null() {

@@ -271,10 +271,11 @@ unsafe extern "C" fn prop_set_string(
     i: c_int,
     v: *const c_char,
 ) -> Status {
-    // SAFETY: OFX passes a C string (NULL is stored as "").
+    // NULL is stored as "".
     let s = if v.is_null() {
         CString::default()
     } else {
+        // SAFETY: OFX passes a NUL-terminated C string, checked non-NULL above.
         unsafe { CStr::from_ptr(v) }.to_owned()
     };
     set_one(h, p, i, PropValue::Str(vec![s]))
@@ -337,11 +338,11 @@ unsafe extern "C" fn prop_set_string_n(
     };
     let strings = s
         .iter()
-        // SAFETY: each entry is a C string per the OFX API.
         .map(|x| {
             if x.is_null() {
                 CString::default()
             } else {
+                // SAFETY: each entry is a NUL-terminated C string per the OFX API, non-NULL here.
                 unsafe { CStr::from_ptr(*x) }.to_owned()
             }
         })

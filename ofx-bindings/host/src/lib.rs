@@ -8,6 +8,7 @@
 
 mod effect;
 mod image;
+mod memory;
 mod params;
 mod plugin;
 mod props;
@@ -17,11 +18,9 @@ mod suites;
 #[cfg(test)]
 mod tests;
 
-pub use effect::{
-    live_memory_blocks, unreleased_images, AbortFn, Clip, ClipSource, Effect, Message,
-    ProgressEvent,
-};
+pub use effect::{unreleased_images, AbortFn, Clip, ClipSource, Effect, Message, ProgressEvent};
 pub use image::{BitDepth, Components, HostImage};
+pub use memory::live_memory_blocks;
 pub use params::{Param, ParamSet, ParamValue};
 pub use plugin::{LoadError, LoadedPlugin, PluginInfo};
 pub use props::{PropSet, PropValue};

@@ -134,8 +134,8 @@ fn variadic_param_values_through_the_c_abi() {
     let ips = inst.params().handle();
     let get = |name: &CStr| {
         let mut h: OfxParamHandle = std::ptr::null_mut();
-        // SAFETY: live param set, valid out pointer.
         assert_eq!(
+            // SAFETY: live param set, valid out pointer.
             unsafe { s.paramGetHandle.unwrap()(ips, name.as_ptr(), &mut h, std::ptr::null_mut()) },
             st::OK
         );
@@ -281,8 +281,8 @@ fn clips_and_images() {
     let desc = effect();
     let s = &IMAGE_EFFECT_SUITE;
     let mut props: OfxPropertySetHandle = std::ptr::null_mut();
-    // SAFETY: live descriptor handle, valid out pointer.
     assert_eq!(
+        // SAFETY: live descriptor handle, valid out pointer.
         unsafe { s.clipDefine.unwrap()(desc.handle(), c"Source".as_ptr(), &mut props) },
         st::OK
     );
@@ -295,8 +295,8 @@ fn clips_and_images() {
         any: Some(Arc::new(img)),
     });
     let mut ih: OfxPropertySetHandle = std::ptr::null_mut();
-    // SAFETY: live clip handle and out pointer.
     assert_eq!(
+        // SAFETY: live clip handle and out pointer.
         unsafe { s.clipGetImage.unwrap()(clip.handle(), 0.0, std::ptr::null(), &mut ih) },
         st::OK
     );
@@ -307,21 +307,21 @@ fn clips_and_images() {
     assert_eq!(rb, -16);
     // SAFETY: the handle came from clipGetImage.
     assert_eq!(unsafe { s.clipReleaseImage.unwrap()(ih) }, st::OK);
-    // SAFETY: released twice: must be refused, not crash.
     assert_eq!(
+        // SAFETY: released twice: must be refused, not crash.
         unsafe { s.clipReleaseImage.unwrap()(ih) },
         st::ERR_BAD_HANDLE
     );
     clip.set_source(ClipSource::NullImage);
-    // SAFETY: live clip handle and out pointer.
     assert_eq!(
+        // SAFETY: live clip handle and out pointer.
         unsafe { s.clipGetImage.unwrap()(clip.handle(), 0.0, std::ptr::null(), &mut ih) },
         st::OK
     );
     assert!(ih.is_null());
     clip.set_source(ClipSource::Unconnected);
-    // SAFETY: as above.
     assert_eq!(
+        // SAFETY: as above.
         unsafe { s.clipGetImage.unwrap()(clip.handle(), 0.0, std::ptr::null(), &mut ih) },
         st::FAILED
     );
@@ -341,7 +341,7 @@ fn memory_threads_and_mutexes() {
         unsafe { (*host.ofx_host()).fetchSuite.unwrap()((*host.ofx_host()).host, name.as_ptr(), 1) }
     };
     let s = &IMAGE_EFFECT_SUITE;
-    let before = super::effect::live_memory_blocks();
+    let before = super::memory::live_memory_blocks();
     // SAFETY: the host's own suites; pointers returned by the allocators are used within their size.
     unsafe {
         let mut h: OfxImageMemoryHandle = std::ptr::null_mut();
@@ -360,7 +360,7 @@ fn memory_threads_and_mutexes() {
             mem.memoryAlloc.unwrap()(std::ptr::null_mut(), 64, &mut q),
             st::OK
         );
-        assert_eq!(super::effect::live_memory_blocks(), before + 2);
+        assert_eq!(super::memory::live_memory_blocks(), before + 2);
         assert_eq!(mem.memoryFree.unwrap()(q), st::OK);
         assert_eq!(mem.memoryFree.unwrap()(q), st::ERR_BAD_HANDLE);
         assert_eq!(s.imageMemoryFree.unwrap()(h), st::OK);

@@ -2,6 +2,7 @@
 //! the OfxImageEffectSuiteV1.
 
 use super::image::{HostImage, HostMemory};
+use super::memory::image_memory;
 use super::params::ParamSet;
 use super::props::{c_str, guard, PropSet};
 use super::registry::{self, Kind};
@@ -499,16 +500,6 @@ unsafe extern "C" fn abort(e: OfxImageEffectHandle) -> c_int {
     r.unwrap_or(0)
 }
 
-fn memory_table() -> &'static Mutex<HashMap<usize, Box<HostMemory>>> {
-    static M: OnceLock<Mutex<HashMap<usize, Box<HostMemory>>>> = OnceLock::new();
-    M.get_or_init(|| Mutex::new(HashMap::new()))
-}
-
-/// Blocks from imageMemoryAlloc and memoryAlloc not yet freed.
-pub fn live_memory_blocks() -> usize {
-    memory_table().lock().len() + super::suites::live_plain_memory()
-}
-
 unsafe extern "C" fn image_memory_alloc(
     _e: OfxImageEffectHandle,
     n: usize,
@@ -520,21 +511,21 @@ unsafe extern "C" fn image_memory_alloc(
         }
         let m = Box::new(HostMemory::new(n));
         let h = &*m as *const HostMemory as usize;
-        memory_table().lock().insert(h, m);
+        image_memory().lock().insert(h, m);
         // SAFETY: out checked non-null.
         unsafe { *out = h as OfxImageMemoryHandle };
         st::OK
     })
 }
 unsafe extern "C" fn image_memory_free(h: OfxImageMemoryHandle) -> Status {
-    guard(|| match memory_table().lock().remove(&(h as usize)) {
+    guard(|| match image_memory().lock().remove(&(h as usize)) {
         Some(_) => st::OK,
         None => st::ERR_BAD_HANDLE,
     })
 }
 unsafe extern "C" fn image_memory_lock(h: OfxImageMemoryHandle, out: *mut *mut c_void) -> Status {
     guard(|| {
-        let t = memory_table().lock();
+        let t = image_memory().lock();
         let Some(m) = t.get(&(h as usize)) else {
             // SAFETY: out pointer per the OFX API.
             unsafe { put(out, std::ptr::null_mut()) };
@@ -548,7 +539,7 @@ unsafe extern "C" fn image_memory_lock(h: OfxImageMemoryHandle, out: *mut *mut c
 }
 unsafe extern "C" fn image_memory_unlock(h: OfxImageMemoryHandle) -> Status {
     guard(|| {
-        let t = memory_table().lock();
+        let t = image_memory().lock();
         let Some(m) = t.get(&(h as usize)) else {
             return st::ERR_BAD_HANDLE;
         };
