@@ -12,7 +12,7 @@ arena statistics and the PyTorch reference, as JSON and markdown.
 
 ck-bench [--mode engine|host|all] [--model-dir DIR] [--ort-lib PATH] [--device auto|cuda|tensorrt|cpu]
          [--frames N] [--size S] [--width W] [--height H] [--input DIR] [--seed N]
-         [--tile 512|1024|full] [--overlap PX] [--batch B] [--no-refiner] [--no-skip] [--host-path]
+         [--tile 512|1024|full] [--overlap PX] [--batch B] [--no-refiner] [--no-skip] [--cpu-path]
          [--gpu-mem MB] [--gpu N] [--bundle PATH]
          [--torch eager-fp16,compile-fp16,eager-autocast] [--python PATH] [--torch-device cuda|cpu]
          [--torch-timeout SECONDS] [--json PATH] [--md PATH]
@@ -55,8 +55,8 @@ pub struct Args {
     pub batch: usize,
     pub refiner: bool,
     pub skip: bool,
-    /// Force the engine's host path (CPU pre/post, refine through host memory) on a GPU.
-    pub host_path: bool,
+    /// Force the engine's CPU path (CPU pre/post, refine through host memory) on a GPU.
+    pub cpu_path: bool,
     pub gpu_mem: usize,
     pub gpu: i32,
     pub bundle: PathBuf,
@@ -112,7 +112,7 @@ pub fn defaults(env: &dyn Fn(&str) -> Option<String>, root: &Path) -> Args {
         batch: 4,
         refiner: true,
         skip: true,
-        host_path: false,
+        cpu_path: false,
         gpu_mem: 6144,
         gpu: 0,
         bundle,
@@ -179,7 +179,8 @@ pub fn parse(argv: &[String], defaults: Args) -> Result<Option<Args>, String> {
             "--batch" => a.batch = num(val()?)?.max(1),
             "--no-refiner" => a.refiner = false,
             "--no-skip" => a.skip = false,
-            "--host-path" => a.host_path = true,
+            // --host-path: the earlier spelling.
+            "--cpu-path" | "--host-path" => a.cpu_path = true,
             "--gpu-mem" => a.gpu_mem = num(val()?)?,
             "--gpu" => a.gpu = i32::try_from(num(val()?)?).map_err(|e| format!("--gpu: {e}"))?,
             "--bundle" => a.bundle = val()?.into(),

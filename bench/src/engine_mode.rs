@@ -5,8 +5,8 @@ use std::path::PathBuf;
 use std::time::Instant;
 
 use corridorkey::engine::{
-    Engine, FrameInput, HintSource, KeyParams, OutputMode, RefinerParams, RenderOptions,
-    RuntimeConfig,
+    Engine, FrameInput, HintSource, KeyParams, OutputMode, PathChoice, RefinerParams,
+    RenderOptions, RuntimeConfig,
 };
 
 use crate::args::Args;
@@ -53,7 +53,11 @@ pub fn run(
     let options = RenderOptions {
         refiner_batch: args.batch,
         use_cache: false,
-        device_path: args.host_path.then_some(false),
+        path: if args.cpu_path {
+            PathChoice::Cpu
+        } else {
+            PathChoice::Auto
+        },
         ..Default::default()
     };
     // The sampler starts before the engine exists: its baseline is the device without us.
@@ -110,7 +114,7 @@ pub fn run(
             process_peak_mib,
         });
     }
-    if !args.host_path && result.error.is_none() {
+    if !args.cpu_path && result.error.is_none() {
         if let Some(note) = path_check(&engine, plates, &params, &rt, &options) {
             eprintln!("{note}");
             result.notes.push(note);
@@ -120,7 +124,7 @@ pub fn run(
     for a in engine.arena_stats() {
         match a {
             Ok(a) => result.arena.push(a),
-            Err(e) => result.arena_errors.push(e),
+            Err(e) => result.arena_errors.push(e.to_string()),
         }
     }
     result.memory = sampler.finish();
@@ -129,7 +133,7 @@ pub fn run(
     result
 }
 
-/// Frame 0 through the default (device, on a GPU) path and the host path: the largest difference
+/// Frame 0 through the default (GPU, on a GPU) path and the CPU path: the largest difference
 /// of the output pixels, so every GPU report says how far its numbers' pixels are from the CPU
 /// path's.
 fn path_check(
@@ -146,15 +150,15 @@ fn path_check(
         garbage: None,
         core: None,
     };
-    let host = RenderOptions {
-        device_path: Some(false),
+    let cpu = RenderOptions {
+        path: PathChoice::Cpu,
         ..*options
     };
     let a = engine
         .render_with(&input, params, rt, options, &|| false)
         .ok()?;
     let b = engine
-        .render_with(&input, params, rt, &host, &|| false)
+        .render_with(&input, params, rt, &cpu, &|| false)
         .ok()?;
     let (mut max_rgb, mut max_alpha) = (0.0f32, 0.0f32);
     for (p, q) in a.image.data.chunks(4).zip(b.image.data.chunks(4)) {
@@ -164,6 +168,6 @@ fn path_check(
         max_alpha = max_alpha.max((p[3] - q[3]).abs());
     }
     Some(format!(
-        "path check, frame 0: default path vs host path, max abs difference alpha {max_alpha:.2e}, premultiplied RGB {max_rgb:.2e}"
+        "path check, frame 0: default path vs CPU path, max abs difference alpha {max_alpha:.2e}, premultiplied RGB {max_rgb:.2e}"
     ))
 }

@@ -5,7 +5,7 @@
 use std::fmt::Write as _;
 use std::path::Path;
 
-use corridorkey::engine::arena::ArenaStats;
+use corridorkey::engine::runtime::arena_stats::ArenaStats;
 use serde::{Deserialize, Serialize};
 
 use crate::gpu_memory::{GpuInfo, MemoryReport};

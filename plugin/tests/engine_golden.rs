@@ -2,14 +2,16 @@
 
 mod engine_common;
 
-use corridorkey::engine::coarse::{run_coarse, run_refiner, CoarseLogits};
-use corridorkey::engine::finish::finish;
-use corridorkey::engine::prepare::prepare_input;
-use corridorkey::engine::refine::{refine, tile_batch, upsample_logits, RefineSettings};
-use corridorkey::engine::tiles::Tile;
+use corridorkey::engine::runtime::model_set;
+use corridorkey::engine::stages::coarse::cpu::{run_coarse, CoarseLogits};
+use corridorkey::engine::stages::finish::cpu::finish;
+use corridorkey::engine::stages::prepare::cpu::prepare_input;
+use corridorkey::engine::stages::refine::cpu::{refine, run_refiner, tile_batch, upsample_logits};
+use corridorkey::engine::stages::refine::tiles::Tile;
+use corridorkey::engine::stages::refine::RefineSettings;
 use corridorkey::engine::{
-    session, Engine, EngineError, FrameInput, HintSource, KeyParams, MatteImage, OutputMode,
-    RefinerParams, RenderOptions, RgbaImage, TileSize, UpscaleFilter,
+    Engine, EngineError, FrameInput, HintSource, KeyParams, MatteImage, OutputMode, RefinerParams,
+    RenderOptions, RgbaImage, TileSize, UpscaleFilter,
 };
 use engine_common::*;
 
@@ -68,7 +70,7 @@ fn coarse_refiner_and_forward_match_pytorch() {
     let set = "small_s128";
     let s = 128;
     let rt = runtime(fixtures().join(set));
-    let mut loaded = session::load(&rt, s).expect("load fixture model");
+    let mut loaded = model_set::load(&rt, s).expect("load fixture model");
     assert_eq!(loaded.size, s);
     assert_eq!(loaded.precision, "fp32");
 
@@ -176,7 +178,7 @@ fn engine_render_matches_forward_then_finish() {
     assert!(out.warnings.is_empty(), "{:?}", out.warnings);
 
     // expected: the golden forward finished by the same finishing code
-    let golden = corridorkey::engine::refine::Refined {
+    let golden = corridorkey::engine::stages::refine::Refined {
         s,
         alpha: vec_of(&npy(set, "alpha")),
         fg: vec_of(&npy(set, "fg")),

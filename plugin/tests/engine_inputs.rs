@@ -89,7 +89,9 @@ fn corrupt_graph_is_model_invalid() {
     std::fs::write(&path, &bytes).unwrap();
     let err = render(&set.0, &green_plate(50, 30), OutputMode::Premultiplied).unwrap_err();
     match err {
-        EngineError::ModelInvalid { detail, .. } => assert!(detail.contains("sha256"), "{detail}"),
+        EngineError::ModelInvalid { detail, .. } => {
+            assert!(detail.to_string().contains("sha256"), "{detail}")
+        }
         e => panic!("expected ModelInvalid, got {e}"),
     }
 }
@@ -101,7 +103,7 @@ fn missing_graph_and_bad_schema_are_model_invalid() {
     let err = render(&set.0, &green_plate(50, 30), OutputMode::Premultiplied).unwrap_err();
     match err {
         EngineError::ModelInvalid { detail, .. } => {
-            assert!(detail.contains("refiner.fp32.onnx"), "{detail}")
+            assert!(detail.to_string().contains("refiner.fp32.onnx"), "{detail}")
         }
         e => panic!("expected ModelInvalid, got {e}"),
     }
@@ -134,7 +136,7 @@ fn manifest_io_mismatch_is_model_invalid_and_says_what() {
     let err = render(&set.0, &green_plate(50, 30), OutputMode::Premultiplied).unwrap_err();
     match err {
         EngineError::ModelInvalid { detail, .. } => {
-            assert!(detail.contains("alpha_logits"), "{detail}")
+            assert!(detail.to_string().contains("alpha_logits"), "{detail}")
         }
         e => panic!("expected ModelInvalid, got {e}"),
     }
@@ -148,7 +150,9 @@ fn manifest_io_mismatch_is_model_invalid_and_says_what() {
     .unwrap();
     let err = render(&set.0, &green_plate(50, 30), OutputMode::Premultiplied).unwrap_err();
     match err {
-        EngineError::ModelInvalid { detail, .. } => assert!(detail.contains("shape"), "{detail}"),
+        EngineError::ModelInvalid { detail, .. } => {
+            assert!(detail.to_string().contains("shape"), "{detail}")
+        }
         e => panic!("expected ModelInvalid, got {e}"),
     }
 }

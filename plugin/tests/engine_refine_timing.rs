@@ -4,9 +4,10 @@
 
 use std::time::Instant;
 
-use corridorkey::engine::coarse::CoarseLogits;
-use corridorkey::engine::refine::{refine, tile_batch, upsample_logits, RefineSettings};
-use corridorkey::engine::tiles::plan;
+use corridorkey::engine::stages::coarse::cpu::CoarseLogits;
+use corridorkey::engine::stages::refine::cpu::{refine, tile_batch, upsample_logits};
+use corridorkey::engine::stages::refine::tiles::plan;
+use corridorkey::engine::stages::refine::RefineSettings;
 use corridorkey::engine::EngineError;
 
 #[test]

@@ -2,10 +2,11 @@
 
 mod engine_common;
 
-use corridorkey::engine::coarse::{run_coarse, run_refiner};
-use corridorkey::engine::refine::{refine, tile_is_uniform, upsample_logits, RefineSettings};
-use corridorkey::engine::session;
-use corridorkey::engine::tiles::{plan, Tile};
+use corridorkey::engine::runtime::model_set;
+use corridorkey::engine::stages::coarse::cpu::run_coarse;
+use corridorkey::engine::stages::refine::cpu::{refine, run_refiner, upsample_logits};
+use corridorkey::engine::stages::refine::tiles::{plan, Tile};
+use corridorkey::engine::stages::refine::{tile_is_uniform, RefineSettings};
 use engine_common::*;
 
 fn regions() -> Vec<(String, [usize; 4])> {
@@ -55,7 +56,7 @@ fn sparse_skip_skips_exactly_the_uniform_tiles_and_nothing_else_changes() {
     let set = "uniform_s256";
     let s = 256;
     let rt = runtime(fixtures().join(set));
-    let mut loaded = session::load(&rt, s).unwrap();
+    let mut loaded = model_set::load(&rt, s).unwrap();
     let input = vec_of(&npy(set, "input"));
     let c = run_coarse(&mut loaded.coarse, &input, s).unwrap();
     let up = upsample_logits(&c, s).unwrap();
@@ -152,7 +153,7 @@ fn tiled_refiner_is_close_to_full_frame_and_strength_zero_is_coarse() {
     let set = "uniform_s256";
     let s = 256;
     let rt = runtime(fixtures().join(set));
-    let mut loaded = session::load(&rt, s).unwrap();
+    let mut loaded = model_set::load(&rt, s).unwrap();
     let input = vec_of(&npy(set, "input"));
     let c = run_coarse(&mut loaded.coarse, &input, s).unwrap();
     let up = upsample_logits(&c, s).unwrap();

@@ -4,10 +4,11 @@
 
 use std::time::Instant;
 
-use corridorkey::engine::refine::Refined;
-use corridorkey::engine::{
-    finish, hint, morph, output, prepare, resize, InputColour, KeyParams, RgbaImage, UpscaleFilter,
-};
+use corridorkey::engine::imaging::{morph, resize};
+use corridorkey::engine::stages::finish::{cpu as finish, output};
+use corridorkey::engine::stages::prepare::cpu as prepare;
+use corridorkey::engine::stages::refine::Refined;
+use corridorkey::engine::{hint, InputColour, KeyParams, RgbaImage, UpscaleFilter};
 
 fn reps() -> usize {
     std::env::var("CK_TIMING_REPS")

@@ -7,8 +7,7 @@ use std::hash::{Hash, Hasher};
 use parking_lot::Mutex;
 use rayon::prelude::*;
 
-use super::types::{FrameInput, FrameOutput, KeyParams};
-use super::RuntimeConfig;
+use super::contract::{FrameInput, FrameOutput, KeyParams, RenderOptions, RuntimeConfig};
 
 /// A fast 64-bit content hash of f32 data: four independent multiply-xor lanes per 64 KiB chunk,
 /// chunks hashed in parallel and folded in order. Not cryptographic; collisions between two
@@ -48,12 +47,22 @@ fn hash_params<H: Hasher>(p: &KeyParams, h: &mut H) {
     format!("{p:?}").hash(h);
 }
 
-/// The cache key of one request. `extra` distinguishes engine options (e.g. upscale filter).
-pub fn key(input: &FrameInput<'_>, params: &KeyParams, runtime: &RuntimeConfig, extra: u64) -> u64 {
+/// The cache key of one request: every pixel, parameter, runtime setting and engine option that can
+/// change the output (whether the cache is used does not).
+pub fn key(
+    input: &FrameInput<'_>,
+    params: &KeyParams,
+    runtime: &RuntimeConfig,
+    options: &RenderOptions,
+) -> u64 {
     let mut h = std::collections::hash_map::DefaultHasher::new();
     hash_params(params, &mut h);
     runtime.hash(&mut h);
-    extra.hash(&mut h);
+    RenderOptions {
+        use_cache: true,
+        ..*options
+    }
+    .hash(&mut h);
     (input.source.width, input.source.height).hash(&mut h);
     hash_f32(&input.source.data).hash(&mut h);
     for m in [input.hint, input.garbage, input.core] {
@@ -117,6 +126,144 @@ impl FrameCache {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::engine::contract::{
+        Device, HintSource, InputColour, MatteImage, OutputMode, PathChoice, RgbaImage, TileSize,
+        UpscaleFilter,
+    };
+    use std::path::PathBuf;
+
+    /// Every setting that changes pixels changes the key; the cache switch itself does not.
+    #[test]
+    fn key_covers_every_setting() {
+        let src = RgbaImage::new(4, 3);
+        let matte = MatteImage::new(4, 3);
+        let input = FrameInput {
+            source: &src,
+            hint: None,
+            garbage: None,
+            core: None,
+        };
+        let p = KeyParams::default();
+        let rt = RuntimeConfig {
+            model_dir: PathBuf::from("/m"),
+            ort_library: PathBuf::from("/o.so"),
+            device: Device::Auto,
+            gpu_mem_limit_mb: 0,
+            gpu_index: 0,
+            engine_cache_dir: None,
+        };
+        let o = RenderOptions::default();
+        let base = key(&input, &p, &rt, &o);
+        let mut params: Vec<KeyParams> = Vec::new();
+        let mut with = |f: &dyn Fn(&mut KeyParams)| {
+            let mut q = p.clone();
+            f(&mut q);
+            params.push(q);
+        };
+        with(&|q| q.hint_source = HintSource::Clip);
+        with(&|q| q.chroma.hue_min += 1.0);
+        with(&|q| q.chroma.hue_max += 1.0);
+        with(&|q| q.chroma.sat_min += 1.0);
+        with(&|q| q.chroma.val_min += 1.0);
+        with(&|q| q.chroma.erode_px += 1.0);
+        with(&|q| q.chroma.blur_px += 1.0);
+        with(&|q| q.input_colour = InputColour::Srgb);
+        with(&|q| q.inference_size = 1024);
+        with(&|q| q.refiner.enabled = false);
+        with(&|q| q.refiner.strength = 0.5);
+        with(&|q| q.refiner.tile = TileSize::T1024);
+        with(&|q| q.refiner.overlap = 64);
+        with(&|q| q.refiner.sparse_skip = false);
+        with(&|q| q.refiner.skip_low = 0.1);
+        with(&|q| q.refiner.skip_high = 0.9);
+        with(&|q| q.despill = 0.5);
+        with(&|q| q.despeckle_px = 10);
+        with(&|q| q.clip_black = 0.1);
+        with(&|q| q.clip_white = 0.9);
+        with(&|q| q.output = OutputMode::Matte);
+        with(&|q| q.render_scale = 0.5);
+        for q in &params {
+            assert_ne!(key(&input, q, &rt, &o), base, "{q:?}");
+        }
+        let runtimes = [
+            RuntimeConfig {
+                model_dir: PathBuf::from("/n"),
+                ..rt.clone()
+            },
+            RuntimeConfig {
+                ort_library: PathBuf::from("/p.so"),
+                ..rt.clone()
+            },
+            RuntimeConfig {
+                device: Device::Cpu,
+                ..rt.clone()
+            },
+            RuntimeConfig {
+                gpu_mem_limit_mb: 4096,
+                ..rt.clone()
+            },
+            RuntimeConfig {
+                gpu_index: 1,
+                ..rt.clone()
+            },
+            RuntimeConfig {
+                engine_cache_dir: Some(PathBuf::from("/c")),
+                ..rt.clone()
+            },
+        ];
+        for r in &runtimes {
+            assert_ne!(key(&input, &p, r, &o), base, "{r:?}");
+        }
+        let options = [
+            RenderOptions {
+                refiner_batch: 3,
+                ..o
+            },
+            RenderOptions {
+                upscale: UpscaleFilter::Bilinear,
+                ..o
+            },
+            RenderOptions {
+                path: PathChoice::Cpu,
+                ..o
+            },
+            RenderOptions {
+                path: PathChoice::Gpu,
+                ..o
+            },
+        ];
+        for opt in &options {
+            assert_ne!(key(&input, &p, &rt, opt), base, "{opt:?}");
+        }
+        let no_cache = RenderOptions {
+            use_cache: false,
+            ..o
+        };
+        assert_eq!(key(&input, &p, &rt, &no_cache), base);
+        let mut other = src.clone();
+        other.data[5] = 0.5;
+        let inputs = [
+            FrameInput {
+                source: &other,
+                ..input.clone()
+            },
+            FrameInput {
+                hint: Some(&matte),
+                ..input.clone()
+            },
+            FrameInput {
+                garbage: Some(&matte),
+                ..input.clone()
+            },
+            FrameInput {
+                core: Some(&matte),
+                ..input.clone()
+            },
+        ];
+        for i in &inputs {
+            assert_ne!(key(i, &p, &rt, &o), base);
+        }
+    }
 
     #[test]
     fn content_hash_sees_one_bit() {

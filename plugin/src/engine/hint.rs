@@ -1,10 +1,38 @@
 //! The coarse alpha hint: from the AlphaHint clip, the source's alpha, or the built-in green key.
 
+use std::borrow::Cow;
+
 use rayon::prelude::*;
 
-use super::colour::LinearToSrgb8;
-use super::morph::erode_ellipse_blurred;
-use super::types::{ChromaKeyParams, InputColour, RgbaImage};
+use super::contract::{ChromaKeyParams, HintSource, InputColour, KeyParams, RgbaImage};
+use super::imaging::colour::LinearToSrgb8;
+use super::imaging::morph::{erode_ellipse_blurred, scaled_kernel};
+use super::report::FrameReport;
+
+/// The hint a frame uses: the clip when the source setting asks for it and it is connected, the
+/// source's alpha, else the built-in key (an unconnected clip is a note, not a warning).
+pub fn resolve<'a>(
+    params: &KeyParams,
+    src: &RgbaImage,
+    clip: Option<Cow<'a, [f32]>>,
+    report: &mut FrameReport,
+) -> Cow<'a, [f32]> {
+    match (params.hint_source, clip) {
+        (HintSource::Clip, Some(clip)) => clip,
+        (HintSource::SourceAlpha, _) => Cow::Owned(source_alpha(src)),
+        (source, _) => {
+            if source == HintSource::Clip {
+                report.note("AlphaHint clip not connected; using the built-in chroma key");
+            }
+            Cow::Owned(chroma_key(
+                src,
+                params.input_colour,
+                &params.chroma,
+                params.render_scale,
+            ))
+        }
+    }
+}
 
 /// OpenCV's `COLOR_RGB2HSV` on 8-bit values (H 0..180, S and V 0..255), with its integer tables,
 /// of 8-bit-equivalent sRGB values (0..1 scaled, rounded).
@@ -61,16 +89,6 @@ fn hsv_opencv_u8_int(tables: &([i32; 256], [i32; 256]), r: u8, g: u8, b: u8) -> 
 pub fn is_screen(hsv: (f32, f32, f32), p: &ChromaKeyParams) -> bool {
     let (h, s, v) = hsv;
     h >= p.hue_min && h <= p.hue_max && s > p.sat_min && v > p.val_min
-}
-
-/// A kernel size in pixels at render scale 1, scaled to the current render scale.
-pub fn scaled_kernel(px: f32, render_scale: f64) -> usize {
-    let k = (px as f64 * render_scale).round();
-    if k.is_finite() && k > 0.0 {
-        k as usize
-    } else {
-        0
-    }
 }
 
 /// The built-in key: background 0, foreground 1, eroded (elliptical) and Gaussian-blurred.
@@ -199,7 +217,8 @@ mod tests {
             for (i, px) in img.data.chunks_exact(4).enumerate() {
                 let hsv = match colour {
                     InputColour::Linear => {
-                        let c = [px[0], px[1], px[2]].map(crate::engine::colour::linear_to_srgb8);
+                        let c = [px[0], px[1], px[2]]
+                            .map(crate::engine::imaging::colour::linear_to_srgb8);
                         hsv_reference(c[0], c[1], c[2])
                     }
                     InputColour::Srgb => hsv_opencv_8bit(px[0], px[1], px[2]),

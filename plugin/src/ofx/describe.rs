@@ -141,7 +141,7 @@ pub fn output_premult(mode: OutputMode) -> Premult {
 }
 
 fn host_supports(prop: &std::ffi::CStr, value: &std::ffi::CStr) -> bool {
-    match ofx_bindings::suites::host_properties().and_then(|h| h.get_strings(prop)) {
+    match ofx_bindings::host_info::host_properties().and_then(|h| h.get_strings(prop)) {
         Ok(v) if !v.is_empty() => v.iter().any(|s| s.as_bytes() == value.to_bytes()),
         // A host that does not say is assumed to support the basics.
         _ => true,

@@ -1,17 +1,37 @@
 //! The OFX layer's only calls into the engine (one place to change if its API moves).
 
 use crate::engine::{
-    Engine, EngineError, FrameInput, FrameOutput, KeyParams, RenderOptions, RuntimeConfig,
+    Engine, EngineError, FrameInput, FrameOutput, KeyParams, PathChoice, RenderOptions,
+    RuntimeConfig,
 };
 
-/// `CORRIDORKEY_DEVICE_PATH=0` keeps pre/post-processing and the refine stage on the host even on
-/// a GPU (a fallback switch for farms); `=1` forces the device path (also on the CPU provider).
-fn device_path_override(value: Option<&str>) -> Option<bool> {
-    match value?.trim().to_ascii_lowercase().as_str() {
-        "0" | "off" | "false" | "host" => Some(false),
-        "1" | "on" | "true" | "device" => Some(true),
-        _ => None,
+/// `CORRIDORKEY_FRAME_PATH=cpu` keeps pre/post-processing and the refine stage on the CPU even on a
+/// GPU (a fallback switch for farms); `=gpu` forces the GPU path (also on the CPU provider);
+/// `auto` (or unset) picks by provider.
+pub const FRAME_PATH_ENV: &str = "CORRIDORKEY_FRAME_PATH";
+/// The earlier name of [`FRAME_PATH_ENV`], still read when the new one is unset (`0`/`host` = CPU
+/// path, `1`/`device` = GPU path).
+pub const FRAME_PATH_ENV_ALIAS: &str = "CORRIDORKEY_DEVICE_PATH";
+
+fn path_choice(value: Option<&str>) -> PathChoice {
+    match value
+        .map(|v| v.trim().to_ascii_lowercase())
+        .as_deref()
+        .unwrap_or("")
+    {
+        "cpu" | "0" | "off" | "false" | "host" => PathChoice::Cpu,
+        "gpu" | "1" | "on" | "true" | "device" => PathChoice::Gpu,
+        _ => PathChoice::Auto,
     }
+}
+
+fn path_from_env() -> PathChoice {
+    let read = |name| std::env::var(name).ok().filter(|v| !v.trim().is_empty());
+    path_choice(
+        read(FRAME_PATH_ENV)
+            .or_else(|| read(FRAME_PATH_ENV_ALIAS))
+            .as_deref(),
+    )
 }
 
 pub fn render(
@@ -24,7 +44,7 @@ pub fn render(
         // The OFX layer answers repeated frames from its own per-instance cache before it calls
         // here; the engine's cache would hash the inputs again and copy every new 4K frame.
         use_cache: false,
-        device_path: device_path_override(std::env::var("CORRIDORKEY_DEVICE_PATH").ok().as_deref()),
+        path: path_from_env(),
         ..Default::default()
     };
     Engine::global().render_with(input, params, runtime, &options, abort)
@@ -36,14 +56,18 @@ pub fn describe(runtime: &RuntimeConfig, inference_size: usize) -> String {
 
 #[cfg(test)]
 mod tests {
-    use super::device_path_override;
+    use super::path_choice;
+    use crate::engine::PathChoice;
 
     #[test]
-    fn device_path_switch() {
-        assert_eq!(device_path_override(None), None);
-        assert_eq!(device_path_override(Some("0")), Some(false));
-        assert_eq!(device_path_override(Some(" Host ")), Some(false));
-        assert_eq!(device_path_override(Some("1")), Some(true));
-        assert_eq!(device_path_override(Some("auto")), None);
+    fn frame_path_switch_and_its_old_spellings() {
+        assert_eq!(path_choice(None), PathChoice::Auto);
+        assert_eq!(path_choice(Some("cpu")), PathChoice::Cpu);
+        assert_eq!(path_choice(Some(" GPU ")), PathChoice::Gpu);
+        assert_eq!(path_choice(Some("0")), PathChoice::Cpu);
+        assert_eq!(path_choice(Some(" Host ")), PathChoice::Cpu);
+        assert_eq!(path_choice(Some("1")), PathChoice::Gpu);
+        assert_eq!(path_choice(Some("device")), PathChoice::Gpu);
+        assert_eq!(path_choice(Some("auto")), PathChoice::Auto);
     }
 }

@@ -81,7 +81,7 @@ fn matte(effect: &ImageEffect, name: &str, time: f64, window: RectI) -> Option<M
 
 /// Nuke does not want param values set from render threads; others take the info update.
 fn may_set_params_in_render() -> bool {
-    !ofx_bindings::suites::host_name().starts_with("uk.co.thefoundry")
+    !ofx_bindings::host_info::host_name().starts_with("uk.co.thefoundry")
 }
 
 pub fn render(effect: &ImageEffect, in_args: &PropertySet) -> Result<Status> {
@@ -155,7 +155,7 @@ fn render_inner(effect: &ImageEffect, in_args: &PropertySet, inst: &Instance) ->
         {
             Ok(out)
         } else {
-            Err(EngineError::BadInput(format!(
+            Err(EngineError::Internal(format!(
                 "engine returned {}x{} for a {}x{} source",
                 out.image.width, out.image.height, source.width, source.height
             )))

@@ -1,0 +1,158 @@
+//! What can stop a frame, typed: a missing model is not a broken one, bad input is not an engine
+//! bug, and a failed ONNX Runtime call keeps ORT's own error as its source. The OFX layer shows
+//! every one of them as a persistent message and passes the source through; none may panic.
+
+use std::path::PathBuf;
+
+#[derive(Debug, thiserror::Error)]
+pub enum EngineError {
+    #[error("no CorridorKey model in {}: {detail}", dir.display())]
+    ModelMissing {
+        dir: PathBuf,
+        detail: Box<ModelProblem>,
+    },
+    #[error("model in {} is not usable: {detail}", dir.display())]
+    ModelInvalid {
+        dir: PathBuf,
+        detail: Box<ModelProblem>,
+    },
+    #[error("ONNX Runtime could not be loaded from {}: {detail}", path.display())]
+    Runtime {
+        path: PathBuf,
+        detail: RuntimeProblem,
+    },
+    /// Every execution provider the device setting allows failed to build the sessions.
+    #[error("no execution provider could load the model: {0}")]
+    NoProvider(String),
+    /// An ONNX Runtime call failed while keying (out of device memory, a CUDA error, ...).
+    #[error("inference failed in {step}: {source}")]
+    Inference {
+        step: &'static str,
+        #[source]
+        source: ort::Error,
+    },
+    #[error("bad input: {0}")]
+    BadInput(InputProblem),
+    /// The engine disagrees with itself (a stage got what another stage did not promise, a panic):
+    /// a bug to report, never the user's fault.
+    #[error("internal error: {0}")]
+    Internal(String),
+    #[error("render aborted by the host")]
+    Aborted,
+}
+
+impl EngineError {
+    /// An ONNX Runtime failure in `step`.
+    pub fn ort(step: &'static str) -> impl Fn(ort::Error) -> EngineError + Copy {
+        move |source| EngineError::Inference { step, source }
+    }
+
+    /// Whether the CPU path may still key the frame after the GPU path failed with this error:
+    /// not when the host aborted or there is no model at all.
+    pub fn falls_back(&self) -> bool {
+        !matches!(
+            self,
+            EngineError::Aborted | EngineError::ModelMissing { .. }
+        )
+    }
+}
+
+/// What is wrong with a model folder, its manifest or one of its graphs.
+#[derive(Debug, thiserror::Error)]
+pub enum ModelProblem {
+    #[error("folder does not exist")]
+    NoFolder,
+    #[error("manifest.json not found")]
+    NoManifest,
+    #[error("cannot read {file}: {source}")]
+    Unreadable {
+        file: String,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("manifest.json: {0}")]
+    Json(#[from] serde_json::Error),
+    #[error("manifest schema is {found:?}, expected {expected:?}")]
+    Schema {
+        found: String,
+        expected: &'static str,
+    },
+    #[error("graph file name {0:?} must be a plain file name")]
+    FileName(String),
+    #[error("manifest lists no coarse graph")]
+    NoCoarseGraph,
+    #[error("graph file {0} is missing")]
+    GraphMissing(String),
+    #[error("{file} is {have} bytes, the manifest says {want}")]
+    Length { file: String, have: u64, want: u64 },
+    #[error("{file} has sha256 {have}, the manifest says {want} (corrupt or replaced file)")]
+    Digest {
+        file: String,
+        have: String,
+        want: String,
+    },
+    #[error("{file}: {side}s are {have:?}, the manifest says {want:?}")]
+    IoNames {
+        file: String,
+        side: &'static str,
+        have: Vec<String>,
+        want: Vec<String>,
+    },
+    #[error("{file}: {side} {name} is not a tensor")]
+    IoNotTensor {
+        file: String,
+        side: &'static str,
+        name: String,
+    },
+    #[error("{file}: {side} {name} is {have}, the manifest says {want}")]
+    IoType {
+        file: String,
+        side: &'static str,
+        name: String,
+        have: &'static str,
+        want: String,
+    },
+    #[error("{file}: {side} {name} has shape {have:?} (-1 = dynamic), the manifest says {want}")]
+    IoShape {
+        file: String,
+        side: &'static str,
+        name: String,
+        have: Vec<i64>,
+        want: String,
+    },
+}
+
+/// Why ONNX Runtime could not be loaded.
+#[derive(Debug, thiserror::Error)]
+pub enum RuntimeProblem {
+    #[error("the library path must be absolute")]
+    NotAbsolute,
+    #[error("file not found")]
+    NotFound,
+    #[error("{0}")]
+    Load(String),
+    #[error("{0}")]
+    Environment(#[source] ort::Error),
+}
+
+/// What is wrong with the images or parameters a caller handed in.
+#[derive(Debug, thiserror::Error)]
+pub enum InputProblem {
+    #[error("source has {have} values, expected {width}x{height}x4")]
+    SourceLength {
+        have: usize,
+        width: usize,
+        height: usize,
+    },
+    #[error("{name} matte is {width}x{height} ({len} values), the source is {source_width}x{source_height}")]
+    MatteSize {
+        name: &'static str,
+        width: usize,
+        height: usize,
+        len: usize,
+        source_width: usize,
+        source_height: usize,
+    },
+    #[error("render scale {0} is not positive")]
+    RenderScale(f64),
+}

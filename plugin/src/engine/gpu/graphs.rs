@@ -1,0 +1,61 @@
+//! The kernel graphs embedded in the plugin (weight-free; regenerate with
+//! `cd onnx-export && python -m corridorkey_export kernels`, a test checks they are current).
+
+/// Tile batches the kernels were written for (crop and blend unroll the batch).
+pub const MAX_BATCH: usize = 8;
+
+/// The single-session kernels, by what they do.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Kernel {
+    /// Plate and hint to the `[1,4,S,S]` network input (linear plates are encoded to sRGB).
+    PrepareLinear,
+    PrepareSrgb,
+    /// Coarse logits up to S, the refiner's input planes, the skip test's alpha plane.
+    RefinePrep,
+    /// The blended deltas added in logit space, sigmoid.
+    RefineFinal,
+    /// Sigmoid of the upsampled logits (refiner off).
+    Sigmoid,
+    /// Back to the plate, clip, despill, sRGB -> linear, premultiply.
+    Finish,
+    /// The same with the garbage and core mattes.
+    FinishMattes,
+}
+
+impl Kernel {
+    pub fn bytes(self) -> &'static [u8] {
+        match self {
+            Kernel::PrepareLinear => include_bytes!("../../../kernels/prepare_linear.onnx"),
+            Kernel::PrepareSrgb => include_bytes!("../../../kernels/prepare_srgb.onnx"),
+            Kernel::RefinePrep => include_bytes!("../../../kernels/refine_prep.onnx"),
+            Kernel::RefineFinal => include_bytes!("../../../kernels/refine_final.onnx"),
+            Kernel::Sigmoid => include_bytes!("../../../kernels/sigmoid.onnx"),
+            Kernel::Finish => include_bytes!("../../../kernels/finish.onnx"),
+            Kernel::FinishMattes => include_bytes!("../../../kernels/finish_mattes.onnx"),
+        }
+    }
+}
+
+/// The tile crop kernel for a batch of `b` (1..=MAX_BATCH).
+pub const CROP: [&[u8]; MAX_BATCH] = [
+    include_bytes!("../../../kernels/tile_crop_b1.onnx"),
+    include_bytes!("../../../kernels/tile_crop_b2.onnx"),
+    include_bytes!("../../../kernels/tile_crop_b3.onnx"),
+    include_bytes!("../../../kernels/tile_crop_b4.onnx"),
+    include_bytes!("../../../kernels/tile_crop_b5.onnx"),
+    include_bytes!("../../../kernels/tile_crop_b6.onnx"),
+    include_bytes!("../../../kernels/tile_crop_b7.onnx"),
+    include_bytes!("../../../kernels/tile_crop_b8.onnx"),
+];
+
+/// The ramp-weighted blend of a batch of `b` deltas into the accumulator.
+pub const BLEND: [&[u8]; MAX_BATCH] = [
+    include_bytes!("../../../kernels/tile_blend_b1.onnx"),
+    include_bytes!("../../../kernels/tile_blend_b2.onnx"),
+    include_bytes!("../../../kernels/tile_blend_b3.onnx"),
+    include_bytes!("../../../kernels/tile_blend_b4.onnx"),
+    include_bytes!("../../../kernels/tile_blend_b5.onnx"),
+    include_bytes!("../../../kernels/tile_blend_b6.onnx"),
+    include_bytes!("../../../kernels/tile_blend_b7.onnx"),
+    include_bytes!("../../../kernels/tile_blend_b8.onnx"),
+];

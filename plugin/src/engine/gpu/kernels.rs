@@ -1,0 +1,179 @@
+//! The kernel sessions of one model set's provider (built on first use) and the device constants
+//! the GPU stages reuse from frame to frame.
+
+use std::collections::HashMap;
+
+use fast_image_resize::FilterType;
+use ort::environment::Environment;
+use ort::session::Session;
+use ort::value::DynValue;
+
+use super::graphs::{Kernel, BLEND, CROP, MAX_BATCH};
+use super::matrices;
+use super::tensors::Place;
+use crate::engine::contract::RuntimeConfig;
+use crate::engine::error::EngineError;
+use crate::engine::runtime::providers::{Provider, Role};
+use crate::engine::runtime::session::{build, GraphSource};
+
+/// A constant kept on the device: a resampling matrix (source length, destination length, filter,
+/// transposed) or a refine plan's weight sum (S, tile, overlap).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum ConstKey {
+    Matrix(usize, usize, u8, bool),
+    WeightSum(usize, usize, usize),
+}
+
+/// Constants beyond this many are dropped (one plate size at a time is the norm).
+const MAX_CONSTANTS: usize = 8;
+
+pub struct GpuKernels {
+    env: Environment,
+    provider: Provider,
+    runtime: RuntimeConfig,
+    sessions: HashMap<Kernel, Session>,
+    tiles: HashMap<usize, (Session, Session)>,
+    constants: HashMap<ConstKey, DynValue>,
+}
+
+impl GpuKernels {
+    pub fn new(env: &Environment, provider: Provider, runtime: &RuntimeConfig) -> Self {
+        Self {
+            env: env.clone(),
+            provider,
+            runtime: runtime.clone(),
+            sessions: HashMap::new(),
+            tiles: HashMap::new(),
+            constants: HashMap::new(),
+        }
+    }
+
+    pub fn place(&self) -> Place {
+        Place {
+            gpu: self.provider.is_gpu().then_some(self.runtime.gpu_index),
+        }
+    }
+
+    fn build(&self, bytes: &[u8]) -> Result<Session, EngineError> {
+        build(
+            &self.env,
+            GraphSource::Memory(bytes),
+            self.provider,
+            &self.runtime,
+            Role::Kernel,
+        )
+        .map_err(|e| EngineError::Inference {
+            step: "building a GPU kernel",
+            source: e.into_ort(),
+        })
+    }
+
+    /// Kernel `k`, built when first asked for.
+    pub fn session(&mut self, k: Kernel) -> Result<&mut Session, EngineError> {
+        if !self.sessions.contains_key(&k) {
+            let s = self.build(k.bytes())?;
+            self.sessions.insert(k, s);
+        }
+        self.sessions
+            .get_mut(&k)
+            .ok_or_else(|| EngineError::Internal(format!("kernel {k:?} missing")))
+    }
+
+    /// Kernel `k` with the device constants `keys` borrowed beside it.
+    pub fn session_with<const N: usize>(
+        &mut self,
+        k: Kernel,
+        keys: [ConstKey; N],
+    ) -> Result<(&mut Session, [&DynValue; N]), EngineError> {
+        self.session(k)?;
+        let Self {
+            sessions,
+            constants,
+            ..
+        } = self;
+        let mut values = Vec::with_capacity(N);
+        for key in keys {
+            values.push(
+                constants
+                    .get(&key)
+                    .ok_or_else(|| EngineError::Internal(format!("constant {key:?} missing")))?,
+            );
+        }
+        let values: [&DynValue; N] = values
+            .try_into()
+            .map_err(|_| EngineError::Internal("constant count".into()))?;
+        let session = sessions
+            .get_mut(&k)
+            .ok_or_else(|| EngineError::Internal(format!("kernel {k:?} missing")))?;
+        Ok((session, values))
+    }
+
+    /// The crop and blend kernels for a batch of `batch` tiles.
+    pub fn tile_pair(&mut self, batch: usize) -> Result<&mut (Session, Session), EngineError> {
+        if !(1..=MAX_BATCH).contains(&batch) {
+            return Err(EngineError::Internal(format!(
+                "no tile kernels for a batch of {batch}"
+            )));
+        }
+        if !self.tiles.contains_key(&batch) {
+            let pair = (self.build(CROP[batch - 1])?, self.build(BLEND[batch - 1])?);
+            self.tiles.insert(batch, pair);
+        }
+        self.tiles
+            .get_mut(&batch)
+            .ok_or_else(|| EngineError::Internal("tile kernels missing".into()))
+    }
+
+    /// Drops the cached constants when they are many. Called before a stage asks for its
+    /// constants, so a stage's set is never split by the eviction.
+    pub fn make_room(&mut self) {
+        if self.constants.len() > MAX_CONSTANTS {
+            self.constants.clear();
+        }
+    }
+
+    /// Uploads (once) the constant `key`, made by `make` with `shape`.
+    pub fn constant(
+        &mut self,
+        key: ConstKey,
+        shape: &[usize],
+        make: impl FnOnce() -> Result<Vec<f32>, EngineError>,
+    ) -> Result<ConstKey, EngineError> {
+        if !self.constants.contains_key(&key) {
+            let data = make()?;
+            let value = self.place().upload(shape, &data)?;
+            self.constants.insert(key, value);
+        }
+        Ok(key)
+    }
+
+    /// The resampling matrix for one axis: `[src, dst]`, or `[dst, src]` when `transposed` (the
+    /// vertical pass multiplies from the left).
+    pub fn matrix(
+        &mut self,
+        src: usize,
+        dst: usize,
+        filter: FilterType,
+        transposed: bool,
+    ) -> Result<ConstKey, EngineError> {
+        let tag = match filter {
+            FilterType::Bilinear => 0,
+            FilterType::Lanczos3 => 1,
+            _ => {
+                return Err(EngineError::Internal(
+                    "unsupported resampling filter".into(),
+                ))
+            }
+        };
+        let shape = if transposed { [dst, src] } else { [src, dst] };
+        self.constant(ConstKey::Matrix(src, dst, tag, transposed), &shape, || {
+            let m = matrices::axis_matrix(src, dst, filter)
+                .map_err(|e| EngineError::Internal(format!("resampling matrix: {e}")))?;
+            Ok(if transposed {
+                matrices::transpose(&m, src, dst)
+            } else {
+                m
+            })
+        })
+    }
+}

@@ -1,0 +1,240 @@
+//! `manifest.json` (docs/MODEL-FORMAT.md): parsing, graph choice and file verification.
+
+use std::collections::HashMap;
+use std::io::Read;
+use std::path::{Path, PathBuf};
+use std::time::SystemTime;
+
+use parking_lot::Mutex;
+use serde::Deserialize;
+use sha2::{Digest, Sha256};
+
+use crate::engine::error::ModelProblem;
+
+pub const SCHEMA: &str = "corridorkey-model/1";
+
+#[derive(Clone, Debug, Deserialize)]
+pub struct IoSpec {
+    pub name: String,
+    pub dtype: String,
+    /// Integers for static dimensions, strings for dynamic ones.
+    pub shape: Vec<serde_json::Value>,
+}
+
+#[derive(Clone, Debug, Deserialize)]
+pub struct GraphEntry {
+    pub role: String,
+    pub size: Option<usize>,
+    pub precision: String,
+    pub file: String,
+    pub sha256: String,
+    #[serde(default)]
+    pub bytes: Option<u64>,
+    pub inputs: Vec<IoSpec>,
+    pub outputs: Vec<IoSpec>,
+}
+
+#[derive(Clone, Debug, Deserialize)]
+pub struct Manifest {
+    pub schema: String,
+    #[serde(default)]
+    pub model: String,
+    #[serde(default)]
+    pub variant: String,
+    pub graphs: Vec<GraphEntry>,
+}
+
+/// Why a manifest could not be used: missing (no model) or invalid (a model, but broken).
+#[derive(Debug)]
+pub enum ManifestError {
+    Missing(ModelProblem),
+    Invalid(ModelProblem),
+}
+
+/// (mtime, size) of a file, used to notice edits on disk.
+pub fn stamp(path: &Path) -> Option<(SystemTime, u64)> {
+    let md = std::fs::metadata(path).ok()?;
+    Some((md.modified().ok()?, md.len()))
+}
+
+pub fn load(dir: &Path) -> Result<Manifest, ManifestError> {
+    let path = dir.join("manifest.json");
+    if !dir.is_dir() {
+        return Err(ManifestError::Missing(ModelProblem::NoFolder));
+    }
+    let text = match std::fs::read_to_string(&path) {
+        Ok(t) => t,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            return Err(ManifestError::Missing(ModelProblem::NoManifest))
+        }
+        Err(e) => {
+            return Err(ManifestError::Invalid(ModelProblem::Unreadable {
+                file: "manifest.json".into(),
+                source: e,
+            }))
+        }
+    };
+    let m: Manifest =
+        serde_json::from_str(&text).map_err(|e| ManifestError::Invalid(ModelProblem::Json(e)))?;
+    if m.schema != SCHEMA {
+        return Err(ManifestError::Invalid(ModelProblem::Schema {
+            found: m.schema,
+            expected: SCHEMA,
+        }));
+    }
+    for g in &m.graphs {
+        if g.file.contains('/') || g.file.contains('\\') || g.file.contains("..") {
+            return Err(ManifestError::Invalid(ModelProblem::FileName(
+                g.file.clone(),
+            )));
+        }
+    }
+    Ok(m)
+}
+
+/// The chosen graphs for one session set.
+#[derive(Clone, Debug)]
+pub struct Choice {
+    pub coarse: GraphEntry,
+    pub refiner: Option<GraphEntry>,
+    /// Expected substitutions (closest size, other precision).
+    pub notes: Vec<String>,
+    /// Things that change the result (no refiner, mixed precisions).
+    pub warnings: Vec<String>,
+}
+
+/// Picks the coarse graph for `size` (closest available otherwise) in `precision` (the other one
+/// otherwise), and the refiner of the same precision (the other one otherwise).
+pub fn choose(m: &Manifest, size: usize, precision: &str) -> Result<Choice, ManifestError> {
+    let mut notes = Vec::new();
+    let mut warnings = Vec::new();
+    let coarse: Vec<&GraphEntry> = m
+        .graphs
+        .iter()
+        .filter(|g| g.role == "coarse" && g.size.is_some())
+        .collect();
+    if coarse.is_empty() {
+        return Err(ManifestError::Invalid(ModelProblem::NoCoarseGraph));
+    }
+    let best_size = coarse
+        .iter()
+        .map(|g| g.size.unwrap_or(0))
+        .min_by_key(|&s| (s.abs_diff(size), std::cmp::Reverse(s)))
+        .unwrap_or(size);
+    if best_size != size {
+        notes.push(format!(
+            "no {size} graph in the model folder; using the closest size, {best_size}"
+        ));
+    }
+    let at_size: Vec<&GraphEntry> = coarse
+        .into_iter()
+        .filter(|g| g.size == Some(best_size))
+        .collect();
+    let coarse = match at_size.iter().find(|g| g.precision == precision) {
+        Some(g) => (*g).clone(),
+        None => {
+            let g = at_size[0].clone();
+            notes.push(format!(
+                "no {precision} coarse graph at {best_size}; using {}",
+                g.precision
+            ));
+            g
+        }
+    };
+    let refiners: Vec<&GraphEntry> = m.graphs.iter().filter(|g| g.role == "refiner").collect();
+    let refiner = refiners
+        .iter()
+        .find(|g| g.precision == coarse.precision)
+        .or_else(|| refiners.iter().find(|g| g.precision == precision))
+        .or(refiners.first())
+        .map(|g| (*g).clone());
+    match &refiner {
+        None => warnings.push("model folder has no refiner graph; the refiner is off".into()),
+        Some(r) if r.precision != coarse.precision => warnings.push(format!(
+            "refiner is {} while the coarse graph is {}",
+            r.precision, coarse.precision
+        )),
+        _ => {}
+    }
+    Ok(Choice {
+        coarse,
+        refiner,
+        notes,
+        warnings,
+    })
+}
+
+type HashKey = (PathBuf, SystemTime, u64);
+
+fn verified() -> &'static Mutex<HashMap<HashKey, String>> {
+    static CACHE: once_cell::sync::OnceCell<Mutex<HashMap<HashKey, String>>> =
+        once_cell::sync::OnceCell::new();
+    CACHE.get_or_init(|| Mutex::new(HashMap::new()))
+}
+
+/// Checks a graph file's existence, size and sha256 against its entry; the hash of an unchanged
+/// file (same path, mtime, size) is computed once per process.
+pub fn verify_file(dir: &Path, g: &GraphEntry) -> Result<PathBuf, ManifestError> {
+    let path = dir.join(&g.file);
+    let (mtime, len) = stamp(&path)
+        .ok_or_else(|| ManifestError::Invalid(ModelProblem::GraphMissing(g.file.clone())))?;
+    if let Some(bytes) = g.bytes {
+        if bytes != len {
+            return Err(ManifestError::Invalid(ModelProblem::Length {
+                file: g.file.clone(),
+                have: len,
+                want: bytes,
+            }));
+        }
+    }
+    let key = (path.clone(), mtime, len);
+    let cached = verified().lock().get(&key).cloned();
+    let digest = match cached {
+        Some(d) => d,
+        None => {
+            let d = sha256_file(&path).map_err(|e| {
+                ManifestError::Invalid(ModelProblem::Unreadable {
+                    file: g.file.clone(),
+                    source: e,
+                })
+            })?;
+            verified().lock().insert(key, d.clone());
+            d
+        }
+    };
+    if !digest.eq_ignore_ascii_case(&g.sha256) {
+        return Err(ManifestError::Invalid(ModelProblem::Digest {
+            file: g.file.clone(),
+            have: digest,
+            want: g.sha256.clone(),
+        }));
+    }
+    Ok(path)
+}
+
+fn sha256_file(path: &Path) -> std::io::Result<String> {
+    let mut f = std::fs::File::open(path)?;
+    let mut hasher = Sha256::new();
+    let mut buf = vec![0u8; 1 << 20];
+    loop {
+        let n = f.read(&mut buf)?;
+        if n == 0 {
+            break;
+        }
+        hasher.update(&buf[..n]);
+    }
+    Ok(hasher
+        .finalize()
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect())
+}
+
+/// A manifest dimension as ORT reports it: static -> its value, dynamic (string) -> -1.
+pub fn dim_value(v: &serde_json::Value) -> Option<i64> {
+    match v {
+        serde_json::Value::Number(n) => n.as_i64(),
+        serde_json::Value::String(_) => Some(-1),
+        _ => None,
+    }
+}

@@ -1,0 +1,14 @@
+//! The runtime layer: the one ONNX Runtime environment, execution providers with explicit fallback,
+//! the model set (manifest-checked coarse and refiner sessions), the shared GPU arena and its
+//! statistics. It knows nothing of the stages that use it.
+
+pub mod arena_stats;
+pub mod environment;
+pub mod manifest;
+pub mod model_set;
+pub mod providers;
+pub mod session;
+pub mod shared_arena;
+
+pub use model_set::{ModelSet, ModelSetKey};
+pub use providers::Provider;
