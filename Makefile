@@ -46,11 +46,10 @@ $(ORT_GPU_LIB):
 	bash bundle/fetch-ort.sh gpu $(ORT_VERSION) $(ORT_GPU_DIR)
 
 ## ---- build ----
-# Built per package: a workspace build would unify ofx-bindings' `host` feature (the test host's
-# FFI) into the plugin.
+# The test host's FFI is its own crate (ofx-bindings/host), so a workspace build is the plugin that
+# ships: one build, one target dir.
 build:
-	cargo build --release -p corridorkey
-	cargo build --release -p ofx-test-host
+	cargo build --release --workspace
 
 bundle: build $(ORT_LIB) $(if $(filter 1,$(GPU)),$(ORT_GPU_LIB))
 	bash bundle/make-bundle.sh $(BUNDLE) $(ROOT)/target/release $(if $(filter 1,$(GPU)),$(ORT_GPU_DIR),$(ORT_CPU_DIR))
@@ -82,13 +81,9 @@ cargo-test: bundle fixtures $(ORT_GPU_LIB)
 test: lint pytest cargo-test
 
 # The benchmark crate (bench/): engine and/or bundle via the test host, NVML memory, ORT arena
-# statistics, the PyTorch reference (--torch); `ck-bench --help`. It links both the engine and the
-# test host, so its build has ofx-bindings' `host` feature on and rebuilds the plugin's cdylib as a
-# dependency (deps/libcorridorkey.so, unhashed): its own target dir keeps that away from the bundle.
-BENCH_TARGET := $(ROOT)/target/bench
+# statistics, the PyTorch reference (--torch); `ck-bench --help`. Built by `make build`.
 bench: bundle
-	cargo build --release -p ck-bench --target-dir $(BENCH_TARGET)
-	$(BENCH_TARGET)/release/ck-bench $(BENCH_ARGS)
+	target/release/ck-bench $(BENCH_ARGS)
 
 clean:
 	rm -rf $(BUILD) $(FIXTURES) out target
