@@ -108,6 +108,15 @@ def export_refiner_proto(model: GreenFormer, verbose: bool = False) -> onnx.Mode
     return _finish(prog.model_proto, {"B": "B", "T": "T", "s0": "B", "s1": "T"})
 
 
+def export_refiner_gpu_proto(model: GreenFormer, verbose: bool = False) -> onnx.ModelProto:
+    """The refiner with GroupNorm as ORT's fused CUDA kernel (gpu_refiner.py); GPU providers only."""
+    from .gpu_refiner import fused_groupnorm
+
+    with fused_groupnorm(model):
+        proto = export_refiner_proto(model, verbose)
+    return proto
+
+
 def to_fp16(proto: onnx.ModelProto) -> onnx.ModelProto:
     """fp16 weights and math, fp32 graph I/O (Casts at the edges)."""
     from onnxruntime.transformers.float16 import convert_float_to_float16

@@ -15,6 +15,8 @@ current.
                    -> acc_out = acc + sum_b pad((delta_b * strength) * (wx_b x wy_b)), in tile order
   refine_final     up, acc, wsum [1,1,S,S] -> out [1,4,S,S] = sigmoid(up + acc / wsum)
   sigmoid          up -> out = sigmoid(up)          (refiner off)
+  coarse_from_hint image [1,4,S,S] -> alpha_logits [1,1,Q,Q] = logit(clip(avgpool4(hint), 1e-4))
+                   (benchmark only: a trained model's coarse alpha simulated by the hint channel)
 
 Stages 1 and 4 on the device (resampling as two matrix products whose weights the engine takes from
 the same resizer as its CPU path, so both paths use identical filter taps):
@@ -163,6 +165,221 @@ def sigmoid() -> onnx.ModelProto:
     )
 
 
+# The simulated coarse alpha stays this far from 0 and 1 (logits of about +-9.2).
+SIM_EPS = 1e-4
+
+
+def coarse_from_hint() -> onnx.ModelProto:
+    nodes = [
+        _const("c3", [3]), _const("c4", [4]), _const("c1", [1]),
+        helper.make_node("Slice", ["image", "c3", "c4", "c1"], ["hint"]),
+        helper.make_node("AveragePool", ["hint"], ["pooled"], kernel_shape=[4, 4], strides=[4, 4]),
+        _f("lo", SIM_EPS), _f("hi", 1.0 - SIM_EPS), _f("one", 1.0),
+        helper.make_node("Clip", ["pooled", "lo", "hi"], ["p"]),
+        helper.make_node("Sub", ["one", "p"], ["q"]),
+        helper.make_node("Div", ["p", "q"], ["odds"]),
+        helper.make_node("Log", ["odds"], ["alpha_logits"]),
+    ]
+    return _model(
+        "coarse_from_hint",
+        nodes,
+        [helper.make_tensor_value_info("image", F32, [1, 4, "S", "S"])],
+        [helper.make_tensor_value_info("alpha_logits", F32, [1, 1, "Q", "Q"])],
+    )
+
+
+# ---- the built-in chroma key on the device (plugin/src/engine/hint.rs, bit for bit) ----
+
+I32 = TensorProto.INT32
+HSV_SHIFT = 12
+
+
+def _srgb_to_linear(x: np.ndarray) -> np.ndarray:
+    x = np.maximum(x, 0.0)
+    return np.where(x <= 0.04045, x / 12.92, ((x + 0.055) / 1.055) ** 2.4)
+
+
+def srgb8_bounds() -> np.ndarray:
+    """[257]: -inf, then the linear value where each sRGB 8-bit code starts (colour.rs
+    `srgb8_thresholds`, computed in f32 there: (k + 0.5) / 255 through srgb_to_linear), then +inf.
+    A code is the number of thresholds at or below the value."""
+    k = np.arange(255, dtype=np.float32)
+    t = _srgb_to_linear(((k + np.float32(0.5)) / np.float32(255.0)).astype(np.float32).astype(np.float64))
+    return np.concatenate([[-np.inf], t.astype(np.float32), [np.inf]]).astype(np.float32)
+
+
+def hsv_div_tables() -> tuple[np.ndarray, np.ndarray]:
+    """OpenCV's 8-bit RGB2HSV reciprocal tables (hint.rs `hsv_div_tables`): round-half-even of
+    (255 << 12) / i and (180 << 12) / (6 i), index 0 -> 0."""
+    i = np.arange(256, dtype=np.float64)
+    with np.errstate(divide="ignore"):
+        sdiv = np.where(i > 0, np.round((255 << HSV_SHIFT) / i), 0)
+        hdiv = np.where(i > 0, np.round((180 << HSV_SHIFT) / (6.0 * i)), 0)
+    return sdiv.astype(np.int32), hdiv.astype(np.int32)
+
+
+def _i(name: str, values) -> onnx.NodeProto:
+    return _const(name, values, np.int32)
+
+
+def chroma_key(linear: bool) -> onnx.ModelProto:
+    """plate [H,W,4], params [4] (hue_min, hue_max, sat_min, val_min), erode [1,1,KE,KE] (the
+    ellipse, 1 inside), erode_pads [8], blur [1,1,1,KB] (Gaussian taps), blur_pads [8] -> hint [H,W].
+
+    8-bit sRGB codes (a linear plate's codes from the threshold table, exactly), OpenCV's integer
+    HSV with its reciprocal tables and arithmetic-shift rounding, the range test, erosion as a count
+    of screen pixels under the ellipse (outside the image never erodes), then the separable Gaussian
+    with BORDER_REFLECT_101 (ONNX Pad mode "reflect"), horizontal then vertical, clamped to 0..1.
+    """
+    sdiv, hdiv = hsv_div_tables()
+    bias = 1 << 26  # keeps (h * hdiv + half) non-negative, so integer Div floors like `>>`
+    nodes = [
+        _const("c0", [0]), _const("c1", [1]), _const("c2", [2]), _const("c3", [3]), _const("c4", [4]),
+        _f("zero", 0.0), _f("one", 1.0), _f("half", 0.5), _f("full", 255.0),
+        helper.make_node("Slice", ["plate", "c0", "c3", "c2"], ["rgb"]),
+    ]
+    if linear:
+        bounds = srgb8_bounds()
+        nodes += [
+            _f("bounds", bounds),
+            # A first guess through the formula, then one comparison each way with the exact
+            # thresholds (the guess is never off by more than one code).
+            _f("knee", 0.0031308), _f("slope", 12.92), _f("inv_gamma", 1.0 / 2.4), _f("ka", 1.055), _f("kb", 0.055),
+            helper.make_node("Clip", ["rgb", "zero", "one"], ["lin"]),
+            helper.make_node("Mul", ["lin", "slope"], ["lo"]),
+            helper.make_node("Pow", ["lin", "inv_gamma"], ["pw"]),
+            helper.make_node("Mul", ["pw", "ka"], ["pwa"]),
+            helper.make_node("Sub", ["pwa", "kb"], ["hi"]),
+            helper.make_node("LessOrEqual", ["lin", "knee"], ["is_lo"]),
+            helper.make_node("Where", ["is_lo", "lo", "hi"], ["enc"]),
+            helper.make_node("Mul", ["enc", "full"], ["enc255"]),
+            helper.make_node("Add", ["enc255", "half"], ["enc255h"]),
+            helper.make_node("Floor", ["enc255h"], ["guess_f"]),
+            _f("max_code", 255.0),
+            helper.make_node("Clip", ["guess_f", "zero", "max_code"], ["guess_c"]),
+            helper.make_node("Cast", ["guess_c"], ["guess"], to=I64),
+            _const("one_i", 1),
+            helper.make_node("Add", ["guess", "one_i"], ["guess1"]),
+            helper.make_node("Gather", ["bounds", "guess"], ["t_lo"]),
+            helper.make_node("Gather", ["bounds", "guess1"], ["t_hi"]),
+            helper.make_node("Less", ["rgb", "t_lo"], ["below"]),
+            helper.make_node("GreaterOrEqual", ["rgb", "t_hi"], ["above"]),
+            helper.make_node("Cast", ["below"], ["below_i"], to=I64),
+            helper.make_node("Cast", ["above"], ["above_i"], to=I64),
+            helper.make_node("Sub", ["guess", "below_i"], ["g1"]),
+            helper.make_node("Add", ["g1", "above_i"], ["code64"]),
+            helper.make_node("Cast", ["code64"], ["code"], to=I32),
+        ]
+    else:
+        # round(clamp(v, 0, 1) * 255), halves away from zero as Rust's f32::round (values are >= 0).
+        nodes += [
+            helper.make_node("Clip", ["rgb", "zero", "one"], ["v01"]),
+            helper.make_node("Mul", ["v01", "full"], ["v255"]),
+            helper.make_node("Add", ["v255", "half"], ["v255h"]),
+            helper.make_node("Floor", ["v255h"], ["vf"]),
+            helper.make_node("Cast", ["vf"], ["code"], to=I32),
+        ]
+    nodes += [
+        _i("sdiv", sdiv), _i("hdiv", hdiv), _i("round_half", 1 << (HSV_SHIFT - 1)),
+        _i("unit", 1 << HSV_SHIFT), _i("bias", bias), _i("bias_q", bias >> HSV_SHIFT), _i("two", 2), _i("four", 4),
+        _i("h180", 180), _i("zero_i", 0),
+        helper.make_node("Slice", ["code", "c0", "c1", "c2"], ["r3"]),
+        helper.make_node("Slice", ["code", "c1", "c2", "c2"], ["g3"]),
+        helper.make_node("Slice", ["code", "c2", "c3", "c2"], ["b3"]),
+        helper.make_node("Squeeze", ["r3", "c2"], ["r"]),
+        helper.make_node("Squeeze", ["g3", "c2"], ["g"]),
+        helper.make_node("Squeeze", ["b3", "c2"], ["b"]),
+        helper.make_node("Max", ["r", "g", "b"], ["v"]),
+        helper.make_node("Min", ["r", "g", "b"], ["vmin"]),
+        helper.make_node("Sub", ["v", "vmin"], ["diff"]),
+        # s = (diff * sdiv[v] + 2048) >> 12 (non-negative: Div floors).
+        helper.make_node("Gather", ["sdiv", "v"], ["sd"]),
+        helper.make_node("Mul", ["diff", "sd"], ["s_raw"]),
+        helper.make_node("Add", ["s_raw", "round_half"], ["s_r"]),
+        helper.make_node("Div", ["s_r", "unit"], ["s"]),
+        # h before scaling: g - b where v == r, else b - r + 2 diff where v == g, else r - g + 4 diff.
+        helper.make_node("Sub", ["g", "b"], ["h_r"]),
+        helper.make_node("Mul", ["diff", "two"], ["d2"]),
+        helper.make_node("Sub", ["b", "r"], ["br"]),
+        helper.make_node("Add", ["br", "d2"], ["h_g"]),
+        helper.make_node("Mul", ["diff", "four"], ["d4"]),
+        helper.make_node("Sub", ["r", "g"], ["rg"]),
+        helper.make_node("Add", ["rg", "d4"], ["h_b"]),
+        helper.make_node("Equal", ["v", "r"], ["v_is_r"]),
+        helper.make_node("Equal", ["v", "g"], ["v_is_g"]),
+        helper.make_node("Where", ["v_is_g", "h_g", "h_b"], ["h_gb"]),
+        helper.make_node("Where", ["v_is_r", "h_r", "h_gb"], ["h_raw"]),
+        # (h_raw * hdiv[diff] + 2048) >> 12 with the shift's floor for negatives.
+        helper.make_node("Gather", ["hdiv", "diff"], ["hd"]),
+        helper.make_node("Mul", ["h_raw", "hd"], ["h_m"]),
+        helper.make_node("Add", ["h_m", "round_half"], ["h_mr"]),
+        helper.make_node("Add", ["h_mr", "bias"], ["h_pos"]),
+        helper.make_node("Div", ["h_pos", "unit"], ["h_q"]),
+        helper.make_node("Sub", ["h_q", "bias_q"], ["h_s"]),
+        helper.make_node("Less", ["h_s", "zero_i"], ["h_neg"]),
+        helper.make_node("Add", ["h_s", "h180"], ["h_wrapped"]),
+        helper.make_node("Where", ["h_neg", "h_wrapped", "h_s"], ["h"]),
+        helper.make_node("Cast", ["h"], ["hf"], to=F32),
+        helper.make_node("Cast", ["s"], ["sf"], to=F32),
+        helper.make_node("Cast", ["v"], ["vf_"], to=F32),
+        helper.make_node("Slice", ["params", "c0", "c1"], ["hue_min"]),
+        helper.make_node("Slice", ["params", "c1", "c2"], ["hue_max"]),
+        helper.make_node("Slice", ["params", "c2", "c3"], ["sat_min"]),
+        helper.make_node("Slice", ["params", "c3", "c4"], ["val_min"]),
+        helper.make_node("GreaterOrEqual", ["hf", "hue_min"], ["t1"]),
+        helper.make_node("LessOrEqual", ["hf", "hue_max"], ["t2"]),
+        helper.make_node("Greater", ["sf", "sat_min"], ["t3"]),
+        helper.make_node("Greater", ["vf_", "val_min"], ["t4"]),
+        helper.make_node("And", ["t1", "t2"], ["t12"]),
+        helper.make_node("And", ["t3", "t4"], ["t34"]),
+        helper.make_node("And", ["t12", "t34"], ["screen"]),
+        helper.make_node("Cast", ["screen"], ["screen_f"], to=F32),
+        helper.make_node("Sub", ["one", "screen_f"], ["fg"]),
+        # Erosion: a foreground pixel stays when no screen pixel lies under the ellipse.
+        _const("nchw", [0, 1]),
+        helper.make_node("Unsqueeze", ["screen_f", "nchw"], ["screen4"]),
+        helper.make_node("Pad", ["screen4", "erode_pads"], ["screen_p"], mode="constant"),
+        helper.make_node("Conv", ["screen_p", "erode"], ["near_screen"]),
+        helper.make_node("Less", ["near_screen", "half"], ["clear"]),
+        helper.make_node("Cast", ["clear"], ["clear_f"], to=F32),
+        helper.make_node("Unsqueeze", ["fg", "nchw"], ["fg4"]),
+        helper.make_node("Mul", ["fg4", "clear_f"], ["eroded"]),
+        # Gaussian, horizontal then vertical, on reflect-101 padding.
+        helper.make_node("Pad", ["eroded", "blur_pads"], ["eroded_p"], mode="reflect"),
+        helper.make_node("Conv", ["eroded_p", "blur"], ["blur_h"]),
+        helper.make_node("Transpose", ["blur"], ["blur_v"], perm=[0, 1, 3, 2]),
+        helper.make_node("Conv", ["blur_h", "blur_v"], ["blurred"]),
+        helper.make_node("Clip", ["blurred", "zero", "one"], ["clamped"]),
+        helper.make_node("Squeeze", ["clamped", "nchw"], ["hint"]),
+    ]
+    return _model(
+        "chroma_key_linear" if linear else "chroma_key_srgb",
+        nodes,
+        [helper.make_tensor_value_info("plate", F32, ["H", "W", 4]),
+         helper.make_tensor_value_info("params", F32, [4]),
+         helper.make_tensor_value_info("erode", F32, [1, 1, "KE", "KE"]),
+         helper.make_tensor_value_info("erode_pads", I64, [8]),
+         helper.make_tensor_value_info("blur", F32, [1, 1, 1, "KB"]),
+         helper.make_tensor_value_info("blur_pads", I64, [8])],
+        [helper.make_tensor_value_info("hint", F32, ["H", "W"])],
+    )
+
+
+def plate_alpha() -> onnx.ModelProto:
+    """plate [H,W,4] -> its alpha [H,W] (the "Source alpha" hint)."""
+    nodes = [
+        _const("c2", [2]), _const("c3", [3]), _const("c4", [4]),
+        helper.make_node("Slice", ["plate", "c3", "c4", "c2"], ["a3"]),
+        helper.make_node("Squeeze", ["a3", "c2"], ["hint"]),
+    ]
+    return _model(
+        "plate_alpha",
+        nodes,
+        [helper.make_tensor_value_info("plate", F32, ["H", "W", 4])],
+        [helper.make_tensor_value_info("hint", F32, ["H", "W"])],
+    )
+
+
 IMAGENET_MEAN = [0.485, 0.456, 0.406]
 IMAGENET_STD = [0.229, 0.224, 0.225]
 
@@ -302,6 +519,9 @@ def finish(mattes: bool) -> onnx.ModelProto:
 
 def all_kernels() -> dict[str, onnx.ModelProto]:
     out = {"refine_prep": refine_prep(), "refine_final": refine_final(), "sigmoid": sigmoid(),
+           "coarse_from_hint": coarse_from_hint(),
+           "chroma_key_linear": chroma_key(True), "chroma_key_srgb": chroma_key(False),
+           "plate_alpha": plate_alpha(),
            "prepare_linear": prepare(True), "prepare_srgb": prepare(False),
            "finish": finish(False), "finish_mattes": finish(True)}
     for b in range(1, MAX_BATCH + 1):

@@ -17,7 +17,7 @@ from .export import OPSET
 SCHEMA = "corridorkey-model/1"
 MANIFEST = "manifest.json"
 _DTYPES = {onnx.TensorProto.FLOAT: "float32", onnx.TensorProto.FLOAT16: "float16"}
-ROLES = ("coarse", "refiner")
+ROLES = ("coarse", "refiner", "refiner_gpu")
 PRECISIONS = ("fp32", "fp16")
 
 
@@ -26,7 +26,7 @@ class ManifestError(Exception):
 
 
 def graph_file(role: str, precision: str, size: int | None) -> str:
-    return f"coarse_{size}.{precision}.onnx" if role == "coarse" else f"refiner.{precision}.onnx"
+    return f"coarse_{size}.{precision}.onnx" if role == "coarse" else f"{role}.{precision}.onnx"
 
 
 def _io(values) -> list[dict]:

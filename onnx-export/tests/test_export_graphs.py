@@ -59,3 +59,26 @@ def test_nxn_detector_flags_a_score_matrix():
     graph = helper.make_graph([helper.make_node("MatMul", ["q", "kt"], ["s"])], "g", [q, k], [out])
     rep = attention_report(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 18)]), n)
     assert rep.score_like == [("s", [1, 8, n, n])]
+
+
+def test_gpu_refiner_fuses_every_groupnorm_and_matches_the_refiner_io(small_export):
+    """The GPU refiner: all nine GroupNorms as ORT's fused CUDA op on NHWC data, fp16 weights with
+    fp32 gamma/beta, nothing else of the refiner changed (its numerics are checked on a GPU)."""
+    import onnx
+
+    from corridorkey_export.gpu_refiner import CONTRIB, groupnorm_nodes
+
+    _, folder = small_export
+    gpu = onnx.load(str(folder / "refiner_gpu.fp16.onnx"))
+    ref = onnx.load(str(folder / "refiner.fp16.onnx"))
+    assert groupnorm_nodes(gpu) == 9
+    for node in gpu.graph.node:
+        if node.op_type == "GroupNorm":
+            attrs = {a.name: onnx.helper.get_attribute_value(a) for a in node.attribute}
+            assert node.domain == CONTRIB and attrs["channels_last"] == 1 and attrs["groups"] == 8
+            assert attrs["activation"] == 0
+    convs = lambda m: [n for n in m.graph.node if n.op_type == "Conv"]
+    assert len(convs(gpu)) == len(convs(ref)) == 10
+    assert not any(n.op_type == "ReduceMean" for n in gpu.graph.node)
+    io = lambda m: [(v.name, v.type.tensor_type.elem_type) for v in list(m.graph.input) + list(m.graph.output)]
+    assert io(gpu) == io(ref)

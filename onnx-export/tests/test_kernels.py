@@ -137,3 +137,18 @@ def test_finish_matches_the_cpu_formulas(mattes, params):
         fg = fg * a
     np.testing.assert_allclose(rgba[..., 3], a, atol=1e-5)
     np.testing.assert_allclose(rgba[..., :3], fg.transpose(1, 2, 0), atol=1e-5)
+
+
+def test_coarse_from_hint_is_the_logit_of_the_pooled_hint():
+    rng = np.random.default_rng(5)
+    s = 32
+    image = rng.normal(size=(1, 4, s, s)).astype(np.float32)
+    image[0, 3] = rng.uniform(size=(s, s)).astype(np.float32)
+    image[0, 3, :8, :8] = 0.0
+    image[0, 3, 8:16, :8] = 1.0
+    (got,) = _session("coarse_from_hint").run(None, {"image": image})
+    pooled = image[0, 3].reshape(s // 4, 4, s // 4, 4).mean(axis=(1, 3))
+    p = np.clip(pooled, kernels.SIM_EPS, 1 - kernels.SIM_EPS)
+    np.testing.assert_allclose(got[0, 0], np.log(p / (1 - p)), atol=1e-4)
+    assert got.shape == (1, 1, s // 4, s // 4)
+    assert (got[0, 0, :2, :2] < -9).all() and (got[0, 0, 2:4, :2] > 9).all()

@@ -16,7 +16,8 @@ def test_manifest_matches_graphs(small_export):
     assert m["source"] == {"checkpoint": None, "sha256": None, "seed": 3}
     assert set(m["exporter"]) >= {"version", "torch", "timm", "onnx", "opset"} and m["exporter"]["opset"] == 18
     files = {g["file"]: g for g in m["graphs"]}
-    assert set(files) == {"coarse_128.fp32.onnx", "coarse_128.fp16.onnx", "refiner.fp32.onnx", "refiner.fp16.onnx"}
+    assert set(files) == {"coarse_128.fp32.onnx", "coarse_128.fp16.onnx", "refiner.fp32.onnx", "refiner.fp16.onnx",
+                          "refiner_gpu.fp16.onnx"}
     for name, g in files.items():
         assert g["sha256"] == sha256_file(folder / name)
         assert g["bytes"] == (folder / name).stat().st_size
@@ -24,6 +25,9 @@ def test_manifest_matches_graphs(small_export):
     assert files["coarse_128.fp16.onnx"]["outputs"][1] == {"name": "fg_logits", "dtype": "float32", "shape": [1, 3, 32, 32]}
     assert files["refiner.fp32.onnx"]["size"] is None
     assert files["refiner.fp32.onnx"]["inputs"][0]["shape"] == ["B", 7, "T", "T"]
+    gpu = files["refiner_gpu.fp16.onnx"]
+    assert gpu["role"] == "refiner_gpu" and gpu["precision"] == "fp16"
+    assert (gpu["inputs"], gpu["outputs"]) == (files["refiner.fp16.onnx"]["inputs"], files["refiner.fp16.onnx"]["outputs"])
 
 
 def test_validate_catches_tampering(small_export, tmp_path):

@@ -4,6 +4,8 @@
 mod engine_common;
 
 use corridorkey::engine::gpu::GpuKernels;
+use corridorkey::engine::inputs;
+use corridorkey::engine::report::FrameReport;
 use corridorkey::engine::runtime::environment::environment;
 use corridorkey::engine::runtime::{model_set, Provider};
 use corridorkey::engine::stages::coarse::cpu::run_coarse;
@@ -133,9 +135,26 @@ fn gpu_prepare_matches_the_cpu_prepare() {
     let hint: Vec<f32> = (0..301 * 170)
         .map(|i| ((i * 31) % 101) as f32 / 100.0)
         .collect();
+    let matte = MatteImage {
+        width: 301,
+        height: 170,
+        data: hint.clone(),
+    };
     for colour in [InputColour::Linear, InputColour::Srgb] {
+        let params = KeyParams {
+            hint_source: HintSource::Clip,
+            input_colour: colour,
+            ..Default::default()
+        };
+        let input = FrameInput {
+            source: &src,
+            hint: Some(&matte),
+            garbage: None,
+            core: None,
+        };
+        let frame = inputs::clean(&input, &params, &mut FrameReport::default());
         let want = prepare::cpu::prepare_input(&src, &hint, colour, 128).unwrap();
-        let got = prepare::gpu::prepare(&mut k, &src, &hint, colour, 128).unwrap();
+        let got = prepare::gpu::prepare(&mut k, &frame, &params, 128).unwrap();
         let (shape, data) = got.try_extract_tensor::<f32>().unwrap();
         assert_eq!(&shape[..], &[1, 4, 128, 128]);
         let d = max_abs_diff(&want, data);

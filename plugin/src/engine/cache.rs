@@ -231,6 +231,10 @@ mod tests {
                 path: PathChoice::Gpu,
                 ..o
             },
+            RenderOptions {
+                simulate_trained_coarse: true,
+                ..o
+            },
         ];
         for opt in &options {
             assert_ne!(key(&input, &p, &rt, opt), base, "{opt:?}");

@@ -280,6 +280,11 @@ pub struct RenderOptions {
     /// Use the engine's frame cache (off in benchmarks and in the OFX layer, which has its own).
     pub use_cache: bool,
     pub path: PathChoice,
+    /// Benchmark simulation of a trained model's coarse alpha: after the coarse graph runs, its
+    /// alpha logits are replaced by the logit of the hint averaged to S/4, so the sparse skip sees
+    /// clean screen and solid foreground as a trained model shows them (random test weights never
+    /// give uniform alpha). Never on in production.
+    pub simulate_trained_coarse: bool,
 }
 
 impl Default for RenderOptions {
@@ -289,6 +294,7 @@ impl Default for RenderOptions {
             upscale: UpscaleFilter::Lanczos3,
             use_cache: true,
             path: PathChoice::Auto,
+            simulate_trained_coarse: false,
         }
     }
 }

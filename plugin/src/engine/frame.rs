@@ -31,7 +31,7 @@ pub fn key(
     abort.check()?;
     if params.output == OutputMode::Hint {
         let (w, h) = frame.size();
-        return Ok(report.into_output(hint_image(&frame.hint, w, h), params.output));
+        return Ok(report.into_output(hint_image(frame.hint(), w, h), params.output));
     }
 
     let slot = slots.get(runtime, params.inference_size);
@@ -56,7 +56,8 @@ pub fn key(
     };
     if gpu {
         let has_mattes = frame.has_mattes();
-        let attempt = GpuPath::new(kernels, params, settings, options.upscale, has_mattes)
+        let sim = options.simulate_trained_coarse;
+        let attempt = GpuPath::new(kernels, params, settings, options.upscale, has_mattes, sim)
             .and_then(|mut path| run_stages(&mut path, models, &frame, &mut report, abort));
         match attempt {
             Ok(image) => return Ok(report.into_output(image, params.output)),
@@ -70,6 +71,7 @@ pub fn key(
         params,
         settings,
         upscale: options.upscale,
+        simulate_trained_coarse: options.simulate_trained_coarse,
     };
     let image = run_stages(&mut path, models, &frame, &mut report, abort)?;
     Ok(report.into_output(image, params.output))

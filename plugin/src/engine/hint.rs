@@ -9,28 +9,45 @@ use super::imaging::colour::LinearToSrgb8;
 use super::imaging::morph::{erode_ellipse_blurred, scaled_kernel};
 use super::report::FrameReport;
 
+/// Where a frame's hint comes from, decided before any stage; each path computes the built-in key
+/// and the source's alpha itself (the GPU path on the device, from the plate it already has).
+pub enum HintPlan<'a> {
+    /// The AlphaHint clip's pixels.
+    Clip(Cow<'a, [f32]>),
+    SourceAlpha,
+    ChromaKey,
+}
+
 /// The hint a frame uses: the clip when the source setting asks for it and it is connected, the
 /// source's alpha, else the built-in key (an unconnected clip is a note, not a warning).
-pub fn resolve<'a>(
+pub fn plan<'a>(
     params: &KeyParams,
-    src: &RgbaImage,
     clip: Option<Cow<'a, [f32]>>,
     report: &mut FrameReport,
-) -> Cow<'a, [f32]> {
+) -> HintPlan<'a> {
     match (params.hint_source, clip) {
-        (HintSource::Clip, Some(clip)) => clip,
-        (HintSource::SourceAlpha, _) => Cow::Owned(source_alpha(src)),
+        (HintSource::Clip, Some(clip)) => HintPlan::Clip(clip),
+        (HintSource::SourceAlpha, _) => HintPlan::SourceAlpha,
         (source, _) => {
             if source == HintSource::Clip {
                 report.note("AlphaHint clip not connected; using the built-in chroma key");
             }
-            Cow::Owned(chroma_key(
-                src,
-                params.input_colour,
-                &params.chroma,
-                params.render_scale,
-            ))
+            HintPlan::ChromaKey
         }
+    }
+}
+
+/// The planned hint on the CPU.
+pub fn compute(plan: &HintPlan<'_>, params: &KeyParams, src: &RgbaImage) -> Vec<f32> {
+    match plan {
+        HintPlan::Clip(c) => c.to_vec(),
+        HintPlan::SourceAlpha => source_alpha(src),
+        HintPlan::ChromaKey => chroma_key(
+            src,
+            params.input_colour,
+            &params.chroma,
+            params.render_scale,
+        ),
     }
 }
 

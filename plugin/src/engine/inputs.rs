@@ -2,20 +2,25 @@
 //! Plain functions of the caller's frame; what they find goes into the frame report.
 
 use std::borrow::Cow;
+use std::sync::OnceLock;
 
 use rayon::prelude::*;
 
 use super::contract::{FrameInput, KeyParams, MatteImage, RgbaImage};
 use super::error::{EngineError, InputProblem};
-use super::hint;
+use super::hint::{self, HintPlan};
 use super::report::FrameReport;
 
-/// The frame the stages see: finite plate and mattes, and the hint in use (all `width x height`).
+/// The frame the stages see: finite plate and mattes and where the hint comes from (all
+/// `width x height`).
 pub struct CleanFrame<'a> {
     pub src: Cow<'a, RgbaImage>,
-    pub hint: Cow<'a, [f32]>,
+    pub hint_plan: HintPlan<'a>,
     pub garbage: Option<Cow<'a, [f32]>>,
     pub core: Option<Cow<'a, [f32]>>,
+    params: KeyParams,
+    /// The hint computed on the CPU, when a CPU stage asks for it.
+    hint_cpu: OnceLock<Vec<f32>>,
 }
 
 impl CleanFrame<'_> {
@@ -25,6 +30,16 @@ impl CleanFrame<'_> {
 
     pub fn has_mattes(&self) -> bool {
         self.garbage.is_some() || self.core.is_some()
+    }
+
+    /// The hint on the CPU (the built-in key and the source's alpha are computed on first use).
+    pub fn hint(&self) -> &[f32] {
+        match &self.hint_plan {
+            HintPlan::Clip(c) => c,
+            plan => self
+                .hint_cpu
+                .get_or_init(|| hint::compute(plan, &self.params, &self.src)),
+        }
     }
 }
 
@@ -65,7 +80,7 @@ pub fn check(input: &FrameInput<'_>, params: &KeyParams) -> Result<(), EngineErr
     Ok(())
 }
 
-/// Replaces non-finite values, then resolves the hint. Call after [`check`].
+/// Replaces non-finite values, then plans the hint. Call after [`check`].
 pub fn clean<'a>(
     input: &FrameInput<'a>,
     params: &KeyParams,
@@ -86,12 +101,14 @@ pub fn clean<'a>(
             "{bad} input pixels were NaN or infinite and were replaced by 0"
         ));
     }
-    let hint = hint::resolve(params, &src, hint_clip, report);
+    let hint_plan = hint::plan(params, hint_clip, report);
     CleanFrame {
         src,
-        hint,
+        hint_plan,
         garbage,
         core,
+        params: params.clone(),
+        hint_cpu: OnceLock::new(),
     }
 }
 

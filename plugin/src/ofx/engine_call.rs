@@ -13,6 +13,9 @@ pub const FRAME_PATH_ENV: &str = "CORRIDORKEY_FRAME_PATH";
 /// path, `1`/`device` = GPU path).
 pub const FRAME_PATH_ENV_ALIAS: &str = "CORRIDORKEY_DEVICE_PATH";
 
+/// Set by `ck-bench --simulate-trained` (never in production): see `RenderOptions`.
+pub const SIMULATE_TRAINED_COARSE_ENV: &str = "CORRIDORKEY_BENCH_SIMULATE_TRAINED_COARSE";
+
 fn path_choice(value: Option<&str>) -> PathChoice {
     match value
         .map(|v| v.trim().to_ascii_lowercase())
@@ -45,6 +48,9 @@ pub fn render(
         // here; the engine's cache would hash the inputs again and copy every new 4K frame.
         use_cache: false,
         path: path_from_env(),
+        // Benchmark simulation of a trained model's coarse alpha (RenderOptions docs): ck-bench
+        // sets it for the bundle it drives, with the true matte as the AlphaHint clip.
+        simulate_trained_coarse: std::env::var_os(SIMULATE_TRAINED_COARSE_ENV).is_some(),
         ..Default::default()
     };
     Engine::global().render_with(input, params, runtime, &options, abort)

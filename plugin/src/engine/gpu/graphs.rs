@@ -20,6 +20,13 @@ pub enum Kernel {
     Finish,
     /// The same with the garbage and core mattes.
     FinishMattes,
+    /// Benchmark: the hint channel as simulated coarse alpha logits at S/4.
+    CoarseFromHint,
+    /// The built-in chroma key of a linear / an sRGB plate (the CPU path's `hint::chroma_key`).
+    ChromaKeyLinear,
+    ChromaKeySrgb,
+    /// The plate's alpha as the hint.
+    PlateAlpha,
 }
 
 impl Kernel {
@@ -32,6 +39,10 @@ impl Kernel {
             Kernel::Sigmoid => include_bytes!("../../../kernels/sigmoid.onnx"),
             Kernel::Finish => include_bytes!("../../../kernels/finish.onnx"),
             Kernel::FinishMattes => include_bytes!("../../../kernels/finish_mattes.onnx"),
+            Kernel::CoarseFromHint => include_bytes!("../../../kernels/coarse_from_hint.onnx"),
+            Kernel::ChromaKeyLinear => include_bytes!("../../../kernels/chroma_key_linear.onnx"),
+            Kernel::ChromaKeySrgb => include_bytes!("../../../kernels/chroma_key_srgb.onnx"),
+            Kernel::PlateAlpha => include_bytes!("../../../kernels/plate_alpha.onnx"),
         }
     }
 }

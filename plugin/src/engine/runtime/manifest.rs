@@ -97,6 +97,8 @@ pub fn load(dir: &Path) -> Result<Manifest, ManifestError> {
 pub struct Choice {
     pub coarse: GraphEntry,
     pub refiner: Option<GraphEntry>,
+    /// The refiner with ORT's fused CUDA GroupNorm (`refiner_gpu`, fp16): GPU providers only.
+    pub refiner_gpu: Option<GraphEntry>,
     /// Expected substitutions (closest size, other precision).
     pub notes: Vec<String>,
     /// Things that change the result (no refiner, mixed precisions).
@@ -156,9 +158,15 @@ pub fn choose(m: &Manifest, size: usize, precision: &str) -> Result<Choice, Mani
         )),
         _ => {}
     }
+    let refiner_gpu = m
+        .graphs
+        .iter()
+        .find(|g| g.role == "refiner_gpu" && g.precision == "fp16")
+        .cloned();
     Ok(Choice {
         coarse,
         refiner,
+        refiner_gpu,
         notes,
         warnings,
     })
@@ -236,5 +244,39 @@ pub fn dim_value(v: &serde_json::Value) -> Option<i64> {
         serde_json::Value::Number(n) => n.as_i64(),
         serde_json::Value::String(_) => Some(-1),
         _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn entry(role: &str, size: Option<usize>, precision: &str) -> serde_json::Value {
+        serde_json::json!({"role": role, "size": size, "precision": precision,
+            "file": format!("{role}_{precision}.onnx"), "sha256": "00", "inputs": [], "outputs": []})
+    }
+
+    #[test]
+    fn the_gpu_refiner_is_offered_only_in_fp16_and_never_replaces_the_refiner() {
+        let with = |extra: Vec<serde_json::Value>| -> Manifest {
+            let mut graphs = vec![
+                entry("coarse", Some(128), "fp32"),
+                entry("coarse", Some(128), "fp16"),
+                entry("refiner", None, "fp32"),
+                entry("refiner", None, "fp16"),
+            ];
+            graphs.extend(extra);
+            serde_json::from_value(serde_json::json!({"schema": SCHEMA, "graphs": graphs})).unwrap()
+        };
+        let plain = with(vec![]);
+        assert!(choose(&plain, 128, "fp16").unwrap().refiner_gpu.is_none());
+        let m = with(vec![entry("refiner_gpu", None, "fp16")]);
+        let gpu = choose(&m, 128, "fp16").unwrap();
+        assert_eq!(gpu.refiner_gpu.unwrap().role, "refiner_gpu");
+        assert_eq!(gpu.refiner.unwrap().role, "refiner");
+        let cpu = choose(&m, 128, "fp32").unwrap();
+        assert_eq!(cpu.refiner.unwrap().precision, "fp32");
+        let odd = with(vec![entry("refiner_gpu", None, "fp32")]);
+        assert!(choose(&odd, 128, "fp16").unwrap().refiner_gpu.is_none());
     }
 }

@@ -32,11 +32,48 @@ impl ModelSetKey {
     }
 }
 
+/// Which refiner graph a model set runs.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum RefinerForm {
+    /// `refiner`: standard ONNX ops, every provider.
+    Portable,
+    /// `refiner_gpu`: GroupNorm as ORT's fused CUDA kernel.
+    FusedGroupNorm,
+}
+
+/// `CORRIDORKEY_GPU_REFINER=0` keeps the portable refiner on a GPU (measurements, a farm's fallback).
+fn gpu_refiner_allowed() -> bool {
+    std::env::var("CORRIDORKEY_GPU_REFINER").map_or(true, |v| v.trim() != "0")
+}
+
+fn build_refiner_gpu(
+    env: &ort::environment::Environment,
+    dir: &Path,
+    entry: &manifest::GraphEntry,
+    p: Provider,
+    rt: &RuntimeConfig,
+) -> Result<Session, EngineError> {
+    let invalid = |detail| EngineError::ModelInvalid {
+        dir: dir.to_path_buf(),
+        detail: Box::new(detail),
+    };
+    let path = manifest::verify_file(dir, entry).map_err(|e| manifest_err(dir, e))?;
+    let s = build(env, GraphSource::File(&path), p, rt, Role::Refiner).map_err(|e| {
+        EngineError::Inference {
+            step: "building the GPU refiner",
+            source: e.into_ort(),
+        }
+    })?;
+    check_io(&s, entry).map_err(invalid)?;
+    Ok(s)
+}
+
 /// The coarse and refiner sessions plus what they are.
 pub struct ModelSet {
     pub key: ModelSetKey,
     pub coarse: Session,
     pub refiner: Option<Session>,
+    pub refiner_form: RefinerForm,
     /// The inference size actually in use (the closest available when the requested one is missing).
     pub size: usize,
     pub precision: String,
@@ -55,16 +92,22 @@ impl ModelSet {
             Provider::Cpu => "CPU".to_string(),
             p => format!("{} (GPU {})", p.label(), self.key.runtime.gpu_index),
         };
-        let refiner = if self.refiner.is_some() {
-            ""
-        } else {
-            ", no refiner"
+        let refiner = match (&self.refiner, self.refiner_form) {
+            (None, _) => ", no refiner",
+            (Some(_), RefinerForm::FusedGroupNorm) => ", fused GroupNorm refiner",
+            (Some(_), RefinerForm::Portable) => "",
         };
         format!(
             "GreenFormer {} S={} {} on {device}{refiner}",
             self.variant, self.size, self.precision
         )
     }
+}
+
+/// Records a provider that failed: the warning the frame shows, the error the last one reports.
+fn fall_back(warnings: &mut Vec<String>, last_err: &mut String, warning: String, err: String) {
+    warnings.push(warning);
+    *last_err = err;
 }
 
 fn manifest_err(dir: &Path, e: ManifestError) -> EngineError {
@@ -110,10 +153,6 @@ pub fn load(rt: &RuntimeConfig, size: usize) -> Result<ModelSet, EngineError> {
             Some(r) => Some(manifest::verify_file(dir, r).map_err(|e| manifest_err(dir, e))?),
             None => None,
         };
-        let mut fall_back = |warning: String, e: String| {
-            warnings.push(warning);
-            last_err = e;
-        };
         if p.is_gpu() {
             let name = if p == Provider::TensorRt {
                 "tensorrt"
@@ -123,7 +162,12 @@ pub fn load(rt: &RuntimeConfig, size: usize) -> Result<ModelSet, EngineError> {
             let lib = provider_lib(&rt.ort_library, name);
             if !lib.is_file() {
                 let msg = format!("{} provider library {} not found", p.label(), lib.display());
-                fall_back(format!("{msg}; falling back"), msg);
+                fall_back(
+                    &mut warnings,
+                    &mut last_err,
+                    format!("{msg}; falling back"),
+                    msg,
+                );
                 continue;
             }
         }
@@ -133,6 +177,8 @@ pub fn load(rt: &RuntimeConfig, size: usize) -> Result<ModelSet, EngineError> {
         let arena_note = if p.is_gpu() {
             if let Err(e) = build(&env, GraphSource::Memory(PROBE_GRAPH), p, rt, Role::Kernel) {
                 fall_back(
+                    &mut warnings,
+                    &mut last_err,
                     format!("{} failed ({e}); falling back", p.label()),
                     e.to_string(),
                 );
@@ -151,6 +197,8 @@ pub fn load(rt: &RuntimeConfig, size: usize) -> Result<ModelSet, EngineError> {
             Ok(s) => s,
             Err(e) => {
                 fall_back(
+                    &mut warnings,
+                    &mut last_err,
                     format!("{} failed ({e}); falling back", p.label()),
                     e.to_string(),
                 );
@@ -158,13 +206,42 @@ pub fn load(rt: &RuntimeConfig, size: usize) -> Result<ModelSet, EngineError> {
             }
         };
         check_io(&coarse, &choice.coarse).map_err(invalid)?;
+        // On a GPU provider the fused-GroupNorm refiner when the folder has one and it builds; the
+        // portable refiner otherwise (it has the same I/O).
+        if let Some(entry) = choice
+            .refiner_gpu
+            .as_ref()
+            .filter(|_| p.is_gpu() && gpu_refiner_allowed())
+        {
+            match build_refiner_gpu(&env, dir, entry, p, rt) {
+                Ok(s) => {
+                    warnings.extend(choice.warnings.iter().cloned());
+                    warnings.extend(arena_note);
+                    return Ok(ModelSet {
+                        notes: choice.notes.clone(),
+                        key,
+                        coarse,
+                        refiner: Some(s),
+                        refiner_form: RefinerForm::FusedGroupNorm,
+                        size: choice.coarse.size.unwrap_or(size),
+                        precision: choice.coarse.precision.clone(),
+                        provider: p,
+                        variant: m.variant.clone(),
+                        warnings,
+                    });
+                }
+                Err(e) => warnings.push(format!(
+                    "the fused-GroupNorm refiner did not load ({e}); using the portable refiner"
+                )),
+            }
+        }
         let refiner = match (&choice.refiner, refiner_path) {
             (Some(entry), Some(path)) => {
                 let s = match build(&env, GraphSource::File(&path), p, rt, Role::Refiner) {
                     Ok(s) => s,
                     Err(e) => {
                         let w = format!("{} failed for the refiner ({e}); falling back", p.label());
-                        fall_back(w, e.to_string());
+                        fall_back(&mut warnings, &mut last_err, w, e.to_string());
                         continue;
                     }
                 };
@@ -180,6 +257,7 @@ pub fn load(rt: &RuntimeConfig, size: usize) -> Result<ModelSet, EngineError> {
             key,
             coarse,
             refiner,
+            refiner_form: RefinerForm::Portable,
             size: choice.coarse.size.unwrap_or(size),
             precision: choice.coarse.precision.clone(),
             provider: p,

@@ -1,7 +1,7 @@
 //! The CPU path: pre- and post-processing and the refine loop on the CPU (fused banded passes,
 //! all cores), the model graphs on the model set's provider. The default on the CPU provider.
 
-use super::coarse::cpu::{run_coarse, CoarseLogits};
+use super::coarse::cpu::{run_coarse, simulated_alpha_logits, CoarseLogits};
 use super::finish::cpu::finish_frame;
 use super::path::{FramePath, TileCounts};
 use super::prepare::cpu::prepare_input;
@@ -17,6 +17,8 @@ pub struct CpuPath<'a> {
     pub params: &'a KeyParams,
     pub settings: RefineSettings,
     pub upscale: UpscaleFilter,
+    /// `RenderOptions::simulate_trained_coarse`.
+    pub simulate_trained_coarse: bool,
 }
 
 impl FramePath for CpuPath<'_> {
@@ -26,7 +28,7 @@ impl FramePath for CpuPath<'_> {
     type Refined = Refined;
 
     fn prepare(&mut self, frame: &CleanFrame<'_>, s: usize) -> Result<Vec<f32>, EngineError> {
-        prepare_input(&frame.src, &frame.hint, self.params.input_colour, s)
+        prepare_input(&frame.src, frame.hint(), self.params.input_colour, s)
     }
 
     fn coarse(
@@ -34,7 +36,10 @@ impl FramePath for CpuPath<'_> {
         models: &mut ModelSet,
         input: Vec<f32>,
     ) -> Result<Self::Coarse, EngineError> {
-        let logits = run_coarse(&mut models.coarse, &input, models.size)?;
+        let mut logits = run_coarse(&mut models.coarse, &input, models.size)?;
+        if self.simulate_trained_coarse {
+            logits.alpha = simulated_alpha_logits(&input, models.size);
+        }
         Ok((input, logits))
     }
 

@@ -4,7 +4,7 @@
 
 use ort::value::DynValue;
 
-use super::coarse::gpu::{run_coarse, DeviceCoarse};
+use super::coarse::gpu::{run_coarse, simulated_alpha_logits, DeviceCoarse};
 use super::finish::gpu::{finish_frame, needs_cpu};
 use super::path::{FramePath, TileCounts};
 use super::prepare::gpu::prepare;
@@ -25,6 +25,7 @@ pub struct GpuPath<'a> {
     params: &'a KeyParams,
     settings: RefineSettings,
     upscale: UpscaleFilter,
+    simulate_trained_coarse: bool,
 }
 
 impl<'a> GpuPath<'a> {
@@ -38,6 +39,7 @@ impl<'a> GpuPath<'a> {
         settings: RefineSettings,
         upscale: UpscaleFilter,
         has_mattes: bool,
+        simulate_trained_coarse: bool,
     ) -> Result<Self, EngineError> {
         if std::env::var_os(TEST_FAIL_ENV).is_some() {
             return Err(EngineError::Inference {
@@ -50,6 +52,9 @@ impl<'a> GpuPath<'a> {
             InputColour::Srgb => Kernel::PrepareSrgb,
         })?;
         kernels.session(Kernel::RefinePrep)?;
+        if simulate_trained_coarse {
+            kernels.session(Kernel::CoarseFromHint)?;
+        }
         if settings.enabled {
             kernels.session(Kernel::RefineFinal)?;
             kernels.tile_pair(settings.batch.clamp(1, MAX_BATCH))?;
@@ -68,6 +73,7 @@ impl<'a> GpuPath<'a> {
             params,
             settings,
             upscale,
+            simulate_trained_coarse,
         })
     }
 }
@@ -78,8 +84,7 @@ impl FramePath for GpuPath<'_> {
     type Refined = DeviceRefined;
 
     fn prepare(&mut self, frame: &CleanFrame<'_>, s: usize) -> Result<DynValue, EngineError> {
-        let colour = self.params.input_colour;
-        prepare(self.kernels, &frame.src, &frame.hint, colour, s)
+        prepare(self.kernels, frame, self.params, s)
     }
 
     fn coarse(
@@ -87,7 +92,11 @@ impl FramePath for GpuPath<'_> {
         models: &mut ModelSet,
         input: DynValue,
     ) -> Result<DeviceCoarse, EngineError> {
-        run_coarse(&mut models.coarse, self.kernels.place(), input)
+        let mut c = run_coarse(&mut models.coarse, self.kernels.place(), input)?;
+        if self.simulate_trained_coarse {
+            c.alpha_logits = simulated_alpha_logits(self.kernels, &c.image)?;
+        }
+        Ok(c)
     }
 
     fn refine(

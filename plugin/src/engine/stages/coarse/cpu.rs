@@ -37,6 +37,28 @@ pub(crate) fn take_output(
     Ok(data.to_vec())
 }
 
+/// Clip of the simulated coarse alpha (kernels.py SIM_EPS): logits of about +-9.2.
+const SIM_EPS: f32 = 1e-4;
+
+/// The benchmark's simulated coarse alpha logits (`RenderOptions::simulate_trained_coarse`): the
+/// logit of the packed input's hint channel averaged over 4x4 blocks, at Q = S/4.
+pub fn simulated_alpha_logits(input: &[f32], s: usize) -> Vec<f32> {
+    let (q, plane) = (s / 4, s * s);
+    let hint = &input[3 * plane..4 * plane];
+    let mut out = vec![0.0f32; q * q];
+    for (i, o) in out.iter_mut().enumerate() {
+        let (qy, qx) = (i / q, i % q);
+        let mut sum = 0.0f32;
+        for dy in 0..4 {
+            let row = &hint[(qy * 4 + dy) * s + qx * 4..][..4];
+            sum += row.iter().sum::<f32>();
+        }
+        let p = (sum / 16.0).clamp(SIM_EPS, 1.0 - SIM_EPS);
+        *o = (p / (1.0 - p)).ln();
+    }
+    out
+}
+
 /// Runs the coarse session on the packed input tensor.
 pub fn run_coarse(
     session: &mut Session,

@@ -5,6 +5,7 @@ use ort::value::DynValue;
 
 use crate::engine::error::EngineError;
 use crate::engine::gpu::tensors::{take, Place};
+use crate::engine::gpu::{GpuKernels, Kernel};
 
 /// The coarse pass's input and outputs, on the device.
 pub struct DeviceCoarse {
@@ -38,4 +39,22 @@ pub fn run_coarse(
         alpha_logits,
         fg_logits,
     })
+}
+
+/// The benchmark's simulated coarse alpha logits on the device (`coarse_from_hint` kernel; the CPU
+/// form is `cpu::simulated_alpha_logits`).
+pub fn simulated_alpha_logits(
+    k: &mut GpuKernels,
+    image: &DynValue,
+) -> Result<DynValue, EngineError> {
+    let dev = k.place().memory()?;
+    let e = EngineError::ort("simulated coarse alpha");
+    let session = k.session(Kernel::CoarseFromHint)?;
+    let mut binding = session.create_binding().map_err(e)?;
+    binding.bind_input("image", image).map_err(e)?;
+    binding
+        .bind_output_to_device("alpha_logits", &dev)
+        .map_err(e)?;
+    let mut o = session.run_binding(&binding).map_err(e)?;
+    take(&mut o, "alpha_logits")
 }

@@ -270,7 +270,7 @@ pub fn finish_frame(
 /// The Status view without a model: the hint's matte with the mattes applied.
 pub fn status_from_hint(frame: &CleanFrame<'_>, params: &KeyParams) -> RgbaImage {
     let f = finish_from_hint(
-        &frame.hint,
+        frame.hint(),
         frame.size(),
         params,
         frame.garbage.as_deref(),

@@ -1,29 +1,63 @@
-//! Stage 1 on the GPU path: the plate and hint go up once; resampling to S (the CPU path's
-//! antialiased bilinear taps as two matrix products), sRGB encoding and ImageNet normalisation run
-//! there, and the `[1,4,S,S]` network input stays on the device for the coarse and refine stages.
+//! Stage 1 on the GPU path: the plate goes up once (and the hint, when it is a clip); the built-in
+//! chroma key or the source's alpha is taken from the plate on the device; resampling to S (the CPU
+//! path's antialiased bilinear taps as two matrix products), sRGB encoding and ImageNet
+//! normalisation run there, and the `[1,4,S,S]` network input stays on the device for the coarse
+//! and refine stages.
 
 use fast_image_resize::FilterType;
 use ort::value::DynValue;
 
-use crate::engine::contract::{InputColour, RgbaImage};
+use crate::engine::contract::{InputColour, KeyParams, RgbaImage};
 use crate::engine::error::EngineError;
-use crate::engine::gpu::tensors::take;
+use crate::engine::gpu::tensors::{cpu_tensor, take};
 use crate::engine::gpu::{GpuKernels, Kernel};
+use crate::engine::hint::HintPlan;
+use crate::engine::imaging::morph::{ellipse_rows, opencv_gaussian_kernel, scaled_kernel};
+use crate::engine::inputs::CleanFrame;
 
 /// The packed network input on the device, as the CPU path's `prepare_input` builds it.
 pub fn prepare(
     k: &mut GpuKernels,
-    src: &RgbaImage,
-    hint: &[f32],
+    frame: &CleanFrame<'_>,
+    params: &KeyParams,
+    s: usize,
+) -> Result<DynValue, EngineError> {
+    let src: &RgbaImage = &frame.src;
+    let (w, h) = (src.width, src.height);
+    let plate = k.place().upload(&[h, w, 4], &src.data)?;
+    let hint = hint(k, &plate, frame, params)?;
+    pack(k, &plate, &hint, (w, h), params.input_colour, s)
+}
+
+/// The frame's hint on the device, from the plate already there (`[H, W]`).
+pub fn hint(
+    k: &mut GpuKernels,
+    plate: &DynValue,
+    frame: &CleanFrame<'_>,
+    params: &KeyParams,
+) -> Result<DynValue, EngineError> {
+    let (w, h) = frame.size();
+    let place = k.place();
+    match &frame.hint_plan {
+        HintPlan::Clip(c) => place.upload(&[h, w], c),
+        HintPlan::SourceAlpha => plate_alpha(k, plate),
+        HintPlan::ChromaKey => match chroma_key(k, plate, params, (w, h))? {
+            Some(hint) => Ok(hint),
+            // Smaller than the blur's reach: the CPU key (reflect-101 there wraps as often as needed).
+            None => place.upload(&[h, w], frame.hint()),
+        },
+    }
+}
+
+/// The `[1,4,S,S]` input from the plate and the hint on the device.
+fn pack(
+    k: &mut GpuKernels,
+    plate: &DynValue,
+    hint: &DynValue,
+    (w, h): (usize, usize),
     colour: InputColour,
     s: usize,
 ) -> Result<DynValue, EngineError> {
-    let (w, h) = (src.width, src.height);
-    if hint.len() != w * h || src.data.len() != w * h * 4 {
-        return Err(EngineError::Internal(format!(
-            "GPU prepare: plate/hint sizes do not match {w}x{h}"
-        )));
-    }
     k.make_room();
     let rh = k.matrix(w, s, FilterType::Bilinear, false)?;
     let rv = k.matrix(h, s, FilterType::Bilinear, true)?;
@@ -31,20 +65,102 @@ pub fn prepare(
         InputColour::Linear => Kernel::PrepareLinear,
         InputColour::Srgb => Kernel::PrepareSrgb,
     };
-    let place = k.place();
-    let plate = place.upload(&[h, w, 4], &src.data)?;
-    let hint = place.upload(&[h, w], hint)?;
-    let dev = place.memory()?;
+    let dev = k.place().memory()?;
     let (session, [rh, rv]) = k.session_with(kernel, [rh, rv])?;
     let e = EngineError::ort("GPU prepare");
     let mut binding = session.create_binding().map_err(e)?;
-    binding.bind_input("plate", &plate).map_err(e)?;
-    binding.bind_input("hint", &hint).map_err(e)?;
+    binding.bind_input("plate", plate).map_err(e)?;
+    binding.bind_input("hint", hint).map_err(e)?;
     binding.bind_input("rh", rh).map_err(e)?;
     binding.bind_input("rv", rv).map_err(e)?;
     binding.bind_output_to_device("image", &dev).map_err(e)?;
     let mut o = session.run_binding(&binding).map_err(e)?;
     take(&mut o, "image")
+}
+
+/// The plate's alpha channel as the hint, on the device.
+fn plate_alpha(k: &mut GpuKernels, plate: &DynValue) -> Result<DynValue, EngineError> {
+    let dev = k.place().memory()?;
+    let e = EngineError::ort("GPU source-alpha hint");
+    let session = k.session(Kernel::PlateAlpha)?;
+    let mut binding = session.create_binding().map_err(e)?;
+    binding.bind_input("plate", plate).map_err(e)?;
+    binding.bind_output_to_device("hint", &dev).map_err(e)?;
+    let mut o = session.run_binding(&binding).map_err(e)?;
+    take(&mut o, "hint")
+}
+
+/// The built-in chroma key of the device plate (the CPU path's `hint::chroma_key`: same 8-bit codes,
+/// OpenCV's integer HSV, ellipse, Gaussian taps and borders), or None when the plate is smaller
+/// than the blur's reach.
+fn chroma_key(
+    k: &mut GpuKernels,
+    plate: &DynValue,
+    params: &KeyParams,
+    (w, h): (usize, usize),
+) -> Result<Option<DynValue>, EngineError> {
+    let c = &params.chroma;
+    let erode_k = scaled_kernel(c.erode_px, params.render_scale);
+    let mut blur_k = scaled_kernel(c.blur_px, params.render_scale);
+    if blur_k.is_multiple_of(2) && blur_k > 0 {
+        blur_k += 1;
+    }
+    let blur_r = if blur_k >= 3 { blur_k / 2 } else { 0 };
+    if blur_r > 0 && (w <= blur_r || h <= blur_r) {
+        return Ok(None);
+    }
+    let (ellipse, ek) = ellipse_kernel(erode_k);
+    let (before, after) = ((ek / 2) as i64, (ek - 1 - ek / 2) as i64);
+    let erode_pads = vec![0, 0, before, before, 0, 0, after, after];
+    let taps = if blur_k >= 3 {
+        opencv_gaussian_kernel(blur_k)
+    } else {
+        vec![1.0]
+    };
+    let r = blur_r as i64;
+    let blur_pads = vec![0, 0, r, r, 0, 0, r, r];
+    let kernel = match params.input_colour {
+        InputColour::Linear => Kernel::ChromaKeyLinear,
+        InputColour::Srgb => Kernel::ChromaKeySrgb,
+    };
+    let inputs = [
+        (
+            "params",
+            cpu_tensor(&[4], vec![c.hue_min, c.hue_max, c.sat_min, c.val_min])?,
+        ),
+        ("erode", cpu_tensor(&[1, 1, ek, ek], ellipse)?),
+        ("erode_pads", cpu_tensor(&[8], erode_pads)?),
+        ("blur", cpu_tensor(&[1, 1, 1, taps.len()], taps)?),
+        ("blur_pads", cpu_tensor(&[8], blur_pads)?),
+    ];
+    let dev = k.place().memory()?;
+    let e = EngineError::ort("GPU chroma key");
+    let session = k.session(kernel)?;
+    let mut binding = session.create_binding().map_err(e)?;
+    binding.bind_input("plate", plate).map_err(e)?;
+    for (name, value) in &inputs {
+        binding.bind_input(*name, value).map_err(e)?;
+    }
+    binding.bind_output_to_device("hint", &dev).map_err(e)?;
+    let mut o = session.run_binding(&binding).map_err(e)?;
+    Ok(Some(take(&mut o, "hint")?))
+}
+
+/// OpenCV's `MORPH_ELLIPSE` of size `k` as a `k x k` 0/1 filter (`[1]` when k < 2: no erosion),
+/// anchored at (k/2, k/2) like `imaging::morph`.
+fn ellipse_kernel(k: usize) -> (Vec<f32>, usize) {
+    if k < 2 {
+        return (vec![1.0], 1);
+    }
+    let r = (k / 2) as isize;
+    let mut m = vec![0.0f32; k * k];
+    for (dy, lo, hi) in ellipse_rows(k) {
+        let row = (dy + r) as usize;
+        for dx in lo..=hi {
+            m[row * k + (dx + r) as usize] = 1.0;
+        }
+    }
+    (m, k)
 }
 
 /// A `[1,4,S,S]` network input prepared on the CPU, put on the device (tests).
