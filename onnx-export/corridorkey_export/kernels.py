@@ -517,16 +517,79 @@ def finish(mattes: bool) -> onnx.ModelProto:
                   [helper.make_tensor_value_info("rgba", F32, ["H", "W", 4])])
 
 
+# ---- kernels that run back to back, joined into one graph (one session, one CUDA provider
+# instance: each costs 70-150 MB of device memory, BENCHMARKS.md) ----
+
+def _compose(name: str, parts: list[onnx.ModelProto], links: dict[str, str] | None = None,
+             outputs: list[str] | None = None) -> onnx.ModelProto:
+    """One graph running `parts` in order. A later part's input named like an earlier part's output
+    (or renamed to one by `links`: input -> output) reads it; inputs of the same name are one input;
+    every other name gets its part's prefix. The graph's outputs are `outputs` (default: the last
+    part's)."""
+    links = links or {}
+    produced: dict[str, object] = {}
+    inputs: dict[str, onnx.ValueInfoProto] = {}
+    nodes = []
+    for i, part in enumerate(parts):
+        g = part.graph
+        keep = {v.name for v in g.input} | {v.name for v in g.output}
+        rename = {}
+        for node in g.node:
+            for out in node.output:
+                if out and out not in keep:
+                    rename[out] = f"p{i}_{out}"
+        for v in g.input:
+            src = links.get(v.name, v.name)
+            if src in produced:
+                rename[v.name] = src
+            elif v.name not in inputs:
+                inputs[v.name] = v
+        for node in g.node:
+            n = onnx.NodeProto()
+            n.CopyFrom(node)
+            n.input[:] = [rename.get(x, x) for x in node.input]
+            n.output[:] = [rename.get(x, x) for x in node.output]
+            nodes.append(n)
+        for v in g.output:
+            produced[v.name] = v
+    outs = outputs or [v.name for v in parts[-1].graph.output]
+    return _model(name, nodes, list(inputs.values()), [produced[o] for o in outs])
+
+
+def prepare_keyed(linear: bool) -> onnx.ModelProto:
+    """chroma_key then prepare: plate, key params, erode, erode_pads, blur, blur_pads, rh, rv ->
+    image (the built-in key's hint stays inside the graph)."""
+    return _compose("prepare_keyed_linear" if linear else "prepare_keyed_srgb",
+                    [chroma_key(linear), prepare(linear)])
+
+
+def tile_step(batch: int) -> onnx.ModelProto:
+    """tile_blend of one batch's deltas and tile_crop of the next batch in one run: acc, delta,
+    pads, wy, wx, strength, rin, boxes -> acc_out, tiles. The first run blends zeros (weights 0),
+    the last crops a batch nobody reads."""
+    return _compose(f"tile_step_b{batch}", [tile_blend(batch), tile_crop(batch)],
+                    outputs=["acc_out", "tiles"])
+
+
+def finish_refined(mattes: bool) -> onnx.ModelProto:
+    """refine_final then finish: up, acc, wsum, rv, rh, params[, garbage, core] -> rgba."""
+    return _compose("finish_refined_mattes" if mattes else "finish_refined",
+                    [refine_final(), finish(mattes)], links={"refined": "out"})
+
+
 def all_kernels() -> dict[str, onnx.ModelProto]:
     out = {"refine_prep": refine_prep(), "refine_final": refine_final(), "sigmoid": sigmoid(),
            "coarse_from_hint": coarse_from_hint(),
            "chroma_key_linear": chroma_key(True), "chroma_key_srgb": chroma_key(False),
            "plate_alpha": plate_alpha(),
+           "prepare_keyed_linear": prepare_keyed(True), "prepare_keyed_srgb": prepare_keyed(False),
+           "finish_refined": finish_refined(False), "finish_refined_mattes": finish_refined(True),
            "prepare_linear": prepare(True), "prepare_srgb": prepare(False),
            "finish": finish(False), "finish_mattes": finish(True)}
     for b in range(1, MAX_BATCH + 1):
         out[f"tile_crop_b{b}"] = tile_crop(b)
         out[f"tile_blend_b{b}"] = tile_blend(b)
+        out[f"tile_step_b{b}"] = tile_step(b)
     return out
 
 

@@ -152,3 +152,76 @@ def test_coarse_from_hint_is_the_logit_of_the_pooled_hint():
     np.testing.assert_allclose(got[0, 0], np.log(p / (1 - p)), atol=1e-4)
     assert got.shape == (1, 1, s // 4, s // 4)
     assert (got[0, 0, :2, :2] < -9).all() and (got[0, 0, 2:4, :2] > 9).all()
+
+
+def _run(name: str, feeds: dict) -> list:
+    return _session(name).run(None, feeds)
+
+
+def test_joined_kernels_equal_their_parts_run_in_turn():
+    rng = np.random.default_rng(11)
+    s, t, b = 48, 16, 3
+    # tile_step = tile_blend then tile_crop
+    acc = rng.normal(size=(1, 4, s, s)).astype(np.float32)
+    delta = rng.normal(size=(b, 4, t, t)).astype(np.float32)
+    pads = np.array([[0, 0, y, x, 0, 0, s - y - t, s - x - t] for y, x in [(0, 0), (32, 8), (16, 32)]], np.int64)
+    wy = rng.uniform(size=(b, t)).astype(np.float32)
+    wx = rng.uniform(size=(b, t)).astype(np.float32)
+    strength = np.array([0.6], np.float32)
+    rin = rng.normal(size=(1, 7, s, s)).astype(np.float32)
+    boxes = np.array([[y, x, y + t, x + t] for y, x in [(8, 8), (0, 32), (32, 0)]], np.int64)
+    blend_feeds = {"acc": acc, "delta": delta, "pads": pads, "wy": wy, "wx": wx, "strength": strength}
+    acc_out, tiles = _run(f"tile_step_b{b}", dict(blend_feeds, rin=rin, boxes=boxes))
+    np.testing.assert_array_equal(acc_out, _run(f"tile_blend_b{b}", blend_feeds)[0])
+    np.testing.assert_array_equal(tiles, _run(f"tile_crop_b{b}", {"rin": rin, "boxes": boxes})[0])
+    zeros = dict(blend_feeds, delta=np.zeros_like(delta), wy=np.zeros_like(wy), wx=np.zeros_like(wx))
+    np.testing.assert_array_equal(_run(f"tile_step_b{b}", dict(zeros, rin=rin, boxes=boxes))[0], acc)
+
+    # finish_refined = refine_final then finish
+    h, w = 30, 50
+    up = rng.normal(size=(1, 4, s, s)).astype(np.float32)
+    wsum = rng.uniform(0.5, 2.0, size=(1, 1, s, s)).astype(np.float32)
+    rv = rng.uniform(size=(h, s)).astype(np.float32) / s
+    rh = rng.uniform(size=(s, w)).astype(np.float32) / s
+    params = np.array([0.05, 0.9, 0.7, 1.0], np.float32)
+    mattes = {"garbage": rng.uniform(size=(h, w)).astype(np.float32), "core": rng.uniform(size=(h, w)).astype(np.float32)}
+    (refined,) = _run("refine_final", {"up": up, "acc": acc, "wsum": wsum})
+    (want,) = _run("finish_mattes", dict(mattes, refined=refined, rv=rv, rh=rh, params=params))
+    (got,) = _run("finish_refined_mattes", dict(mattes, up=up, acc=acc, wsum=wsum, rv=rv, rh=rh, params=params))
+    np.testing.assert_array_equal(got, want)
+
+    # prepare_keyed = chroma_key then prepare
+    plate = rng.uniform(-0.1, 1.1, size=(h, w, 4)).astype(np.float32)
+    plate[..., 1] += 0.3 * (rng.uniform(size=(h, w)) > 0.5)
+    key = {"params": np.array([35, 85, 40, 30], np.float32),
+           "erode": np.ones((1, 1, 3, 3), np.float32), "erode_pads": np.array([0, 0, 1, 1, 0, 0, 1, 1], np.int64),
+           "blur": np.array([[[[0.25, 0.5, 0.25]]]], np.float32), "blur_pads": np.array([0, 0, 1, 1, 0, 0, 1, 1], np.int64)}
+    rh2 = rng.uniform(size=(w, 16)).astype(np.float32) / w
+    rv2 = rng.uniform(size=(16, h)).astype(np.float32) / h
+    for linear in (True, False):
+        suffix = "linear" if linear else "srgb"
+        (hint,) = _run(f"chroma_key_{suffix}", dict(key, plate=plate))
+        (want,) = _run(f"prepare_{suffix}", {"plate": plate, "hint": hint, "rh": rh2, "rv": rv2})
+        (got,) = _run(f"prepare_keyed_{suffix}", dict(key, plate=plate, rh=rh2, rv=rv2))
+        np.testing.assert_array_equal(got, want)
+
+
+def test_chroma_key_codes_and_hsv_follow_opencv():
+    """Pure screen green keys out, a skin tone stays; an sRGB plate's codes round halves up; the
+    erosion eats the ellipse's reach."""
+    h, w = 12, 20
+    plate = np.zeros((h, w, 4), np.float32)
+    plate[..., :3] = [0.1, 0.7, 0.15]
+    plate[3:9, 6:14, :3] = [0.6, 0.4, 0.3]
+    one = {"erode": np.ones((1, 1, 1, 1), np.float32), "erode_pads": np.zeros(8, np.int64),
+           "blur": np.ones((1, 1, 1, 1), np.float32), "blur_pads": np.zeros(8, np.int64),
+           "params": np.array([35, 85, 40, 30], np.float32)}
+    (hint,) = _run("chroma_key_srgb", dict(one, plate=plate))
+    np.testing.assert_array_equal(hint, (plate[..., 0] > 0.5).astype(np.float32))
+    ellipse = np.ones((1, 1, 3, 3), np.float32)
+    (eroded,) = _run("chroma_key_srgb", dict(one, plate=plate, erode=ellipse,
+                                              erode_pads=np.array([0, 0, 1, 1, 0, 0, 1, 1], np.int64)))
+    assert eroded.sum() == (6 - 2) * (8 - 2)
+    bounds = kernels.srgb8_bounds()
+    assert bounds.shape == (257,) and np.isneginf(bounds[0]) and np.isposinf(bounds[-1])
+    assert np.all(np.diff(bounds[1:-1]) > 0)

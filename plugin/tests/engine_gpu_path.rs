@@ -53,7 +53,7 @@ fn both(settings: &RefineSettings) -> (Refined, Refined) {
     let gpu =
         refine_stage::gpu::refine(loaded.refiner.as_mut(), &mut k, dc, S, settings, &|| false)
             .unwrap()
-            .to_cpu(k.place())
+            .to_cpu(&mut k)
             .unwrap();
     (cpu, gpu)
 }

@@ -50,6 +50,7 @@ fn refine_both(frame: &CleanFrame<'_>, params: &KeyParams, simulate: bool) -> [T
         settings,
         UpscaleFilter::Lanczos3,
         false,
+        false,
         simulate,
     )
     .unwrap();

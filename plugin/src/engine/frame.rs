@@ -6,6 +6,7 @@ use super::abort::Abort;
 use super::contract::{FrameInput, FrameOutput, KeyParams, OutputMode, PathChoice, RenderOptions};
 use super::contract::{RgbaImage, RuntimeConfig, Stage};
 use super::error::EngineError;
+use super::hint::HintPlan;
 use super::inputs::{self, CleanFrame};
 use super::report::FrameReport;
 use super::runtime::ModelSet;
@@ -55,10 +56,18 @@ pub fn key(
         choice => choice == PathChoice::Gpu,
     };
     if gpu {
-        let has_mattes = frame.has_mattes();
-        let sim = options.simulate_trained_coarse;
-        let attempt = GpuPath::new(kernels, params, settings, options.upscale, has_mattes, sim)
-            .and_then(|mut path| run_stages(&mut path, models, &frame, &mut report, abort));
+        let (mattes, sim) = (frame.has_mattes(), options.simulate_trained_coarse);
+        let keyed = matches!(frame.hint_plan, HintPlan::ChromaKey);
+        let attempt = GpuPath::new(
+            kernels,
+            params,
+            settings,
+            options.upscale,
+            mattes,
+            keyed,
+            sim,
+        )
+        .and_then(|mut path| run_stages(&mut path, models, &frame, &mut report, abort));
         match attempt {
             Ok(image) => return Ok(report.into_output(image, params.output)),
             Err(e) if !e.falls_back() => return Err(e),

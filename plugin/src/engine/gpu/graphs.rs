@@ -27,6 +27,12 @@ pub enum Kernel {
     ChromaKeySrgb,
     /// The plate's alpha as the hint.
     PlateAlpha,
+    /// The built-in key and Prepare in one graph (the hint stays inside).
+    PrepareKeyedLinear,
+    PrepareKeyedSrgb,
+    /// RefineFinal and Finish (with the mattes) in one graph.
+    FinishRefined,
+    FinishRefinedMattes,
 }
 
 impl Kernel {
@@ -43,30 +49,27 @@ impl Kernel {
             Kernel::ChromaKeyLinear => include_bytes!("../../../kernels/chroma_key_linear.onnx"),
             Kernel::ChromaKeySrgb => include_bytes!("../../../kernels/chroma_key_srgb.onnx"),
             Kernel::PlateAlpha => include_bytes!("../../../kernels/plate_alpha.onnx"),
+            Kernel::PrepareKeyedLinear => {
+                include_bytes!("../../../kernels/prepare_keyed_linear.onnx")
+            }
+            Kernel::PrepareKeyedSrgb => include_bytes!("../../../kernels/prepare_keyed_srgb.onnx"),
+            Kernel::FinishRefined => include_bytes!("../../../kernels/finish_refined.onnx"),
+            Kernel::FinishRefinedMattes => {
+                include_bytes!("../../../kernels/finish_refined_mattes.onnx")
+            }
         }
     }
 }
 
-/// The tile crop kernel for a batch of `b` (1..=MAX_BATCH).
-pub const CROP: [&[u8]; MAX_BATCH] = [
-    include_bytes!("../../../kernels/tile_crop_b1.onnx"),
-    include_bytes!("../../../kernels/tile_crop_b2.onnx"),
-    include_bytes!("../../../kernels/tile_crop_b3.onnx"),
-    include_bytes!("../../../kernels/tile_crop_b4.onnx"),
-    include_bytes!("../../../kernels/tile_crop_b5.onnx"),
-    include_bytes!("../../../kernels/tile_crop_b6.onnx"),
-    include_bytes!("../../../kernels/tile_crop_b7.onnx"),
-    include_bytes!("../../../kernels/tile_crop_b8.onnx"),
-];
-
-/// The ramp-weighted blend of a batch of `b` deltas into the accumulator.
-pub const BLEND: [&[u8]; MAX_BATCH] = [
-    include_bytes!("../../../kernels/tile_blend_b1.onnx"),
-    include_bytes!("../../../kernels/tile_blend_b2.onnx"),
-    include_bytes!("../../../kernels/tile_blend_b3.onnx"),
-    include_bytes!("../../../kernels/tile_blend_b4.onnx"),
-    include_bytes!("../../../kernels/tile_blend_b5.onnx"),
-    include_bytes!("../../../kernels/tile_blend_b6.onnx"),
-    include_bytes!("../../../kernels/tile_blend_b7.onnx"),
-    include_bytes!("../../../kernels/tile_blend_b8.onnx"),
+/// One refine step for a batch of `b` tiles (1..=MAX_BATCH): the ramp-weighted blend of the last
+/// batch's deltas into the accumulator and the crop of the next batch's tiles.
+pub const STEP: [&[u8]; MAX_BATCH] = [
+    include_bytes!("../../../kernels/tile_step_b1.onnx"),
+    include_bytes!("../../../kernels/tile_step_b2.onnx"),
+    include_bytes!("../../../kernels/tile_step_b3.onnx"),
+    include_bytes!("../../../kernels/tile_step_b4.onnx"),
+    include_bytes!("../../../kernels/tile_step_b5.onnx"),
+    include_bytes!("../../../kernels/tile_step_b6.onnx"),
+    include_bytes!("../../../kernels/tile_step_b7.onnx"),
+    include_bytes!("../../../kernels/tile_step_b8.onnx"),
 ];

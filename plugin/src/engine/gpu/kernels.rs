@@ -8,7 +8,7 @@ use ort::environment::Environment;
 use ort::session::Session;
 use ort::value::DynValue;
 
-use super::graphs::{Kernel, BLEND, CROP, MAX_BATCH};
+use super::graphs::{Kernel, MAX_BATCH, STEP};
 use super::matrices;
 use super::tensors::Place;
 use crate::engine::contract::RuntimeConfig;
@@ -22,17 +22,37 @@ use crate::engine::runtime::session::{build, GraphSource};
 pub enum ConstKey {
     Matrix(usize, usize, u8, bool),
     WeightSum(usize, usize, usize),
+    /// Zero deltas for a batch of `b` tiles of edge `t` (the first refine step blends nothing).
+    ZeroDeltas(usize, usize),
 }
 
-/// Constants beyond this many are dropped (one plate size at a time is the norm).
-const MAX_CONSTANTS: usize = 8;
+fn borrow_all<const N: usize>(
+    constants: &HashMap<ConstKey, DynValue>,
+    keys: [ConstKey; N],
+) -> Result<[&DynValue; N], EngineError> {
+    let mut values = Vec::with_capacity(N);
+    for key in keys {
+        values.push(
+            constants
+                .get(&key)
+                .ok_or_else(|| EngineError::Internal(format!("constant {key:?} missing")))?,
+        );
+    }
+    values
+        .try_into()
+        .map_err(|_| EngineError::Internal("constant count".into()))
+}
+
+/// Constants beyond this many are dropped at the start of a frame (a frame makes six: two plate
+/// sizes alternating fit).
+const MAX_CONSTANTS: usize = 16;
 
 pub struct GpuKernels {
     env: Environment,
     provider: Provider,
     runtime: RuntimeConfig,
     sessions: HashMap<Kernel, Session>,
-    tiles: HashMap<usize, (Session, Session)>,
+    steps: HashMap<usize, Session>,
     constants: HashMap<ConstKey, DynValue>,
 }
 
@@ -43,7 +63,7 @@ impl GpuKernels {
             provider,
             runtime: runtime.clone(),
             sessions: HashMap::new(),
-            tiles: HashMap::new(),
+            steps: HashMap::new(),
             constants: HashMap::new(),
         }
     }
@@ -91,41 +111,48 @@ impl GpuKernels {
             constants,
             ..
         } = self;
-        let mut values = Vec::with_capacity(N);
-        for key in keys {
-            values.push(
-                constants
-                    .get(&key)
-                    .ok_or_else(|| EngineError::Internal(format!("constant {key:?} missing")))?,
-            );
-        }
-        let values: [&DynValue; N] = values
-            .try_into()
-            .map_err(|_| EngineError::Internal("constant count".into()))?;
+        let values = borrow_all(constants, keys)?;
         let session = sessions
             .get_mut(&k)
             .ok_or_else(|| EngineError::Internal(format!("kernel {k:?} missing")))?;
         Ok((session, values))
     }
 
-    /// The crop and blend kernels for a batch of `batch` tiles.
-    pub fn tile_pair(&mut self, batch: usize) -> Result<&mut (Session, Session), EngineError> {
+    /// The refine-step kernel (blend, then crop) for a batch of `batch` tiles.
+    pub fn tile_step(&mut self, batch: usize) -> Result<&mut Session, EngineError> {
         if !(1..=MAX_BATCH).contains(&batch) {
             return Err(EngineError::Internal(format!(
                 "no tile kernels for a batch of {batch}"
             )));
         }
-        if !self.tiles.contains_key(&batch) {
-            let pair = (self.build(CROP[batch - 1])?, self.build(BLEND[batch - 1])?);
-            self.tiles.insert(batch, pair);
+        if !self.steps.contains_key(&batch) {
+            let step = self.build(STEP[batch - 1])?;
+            self.steps.insert(batch, step);
         }
-        self.tiles
+        self.steps
             .get_mut(&batch)
             .ok_or_else(|| EngineError::Internal("tile kernels missing".into()))
     }
 
-    /// Drops the cached constants when they are many. Called before a stage asks for its
-    /// constants, so a stage's set is never split by the eviction.
+    /// The refine-step kernel for `batch` with the device constants `keys` borrowed beside it.
+    pub fn tile_step_with<const N: usize>(
+        &mut self,
+        batch: usize,
+        keys: [ConstKey; N],
+    ) -> Result<(&mut Session, [&DynValue; N]), EngineError> {
+        self.tile_step(batch)?;
+        let Self {
+            steps, constants, ..
+        } = self;
+        let values = borrow_all(constants, keys)?;
+        let step = steps
+            .get_mut(&batch)
+            .ok_or_else(|| EngineError::Internal("tile kernels missing".into()))?;
+        Ok((step, values))
+    }
+
+    /// Drops the cached constants when they are many. Called once, before a frame's stages ask
+    /// for theirs, so no constant a frame made goes away before the frame ends.
     pub fn make_room(&mut self) {
         if self.constants.len() > MAX_CONSTANTS {
             self.constants.clear();

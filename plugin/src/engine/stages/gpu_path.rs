@@ -39,6 +39,7 @@ impl<'a> GpuPath<'a> {
         settings: RefineSettings,
         upscale: UpscaleFilter,
         has_mattes: bool,
+        hint_plan_is_key: bool,
         simulate_trained_coarse: bool,
     ) -> Result<Self, EngineError> {
         if std::env::var_os(TEST_FAIL_ENV).is_some() {
@@ -47,25 +48,35 @@ impl<'a> GpuPath<'a> {
                 source: ort::Error::new("GPU path failure injected"),
             });
         }
-        kernels.session(match params.input_colour {
-            InputColour::Linear => Kernel::PrepareLinear,
-            InputColour::Srgb => Kernel::PrepareSrgb,
+        kernels.make_room();
+        let linear = params.input_colour == InputColour::Linear;
+        // The built-in key joins prepare in one graph; the other hints use the plain one.
+        let keyed = hint_plan_is_key;
+        kernels.session(match (keyed, linear) {
+            (true, true) => Kernel::PrepareKeyedLinear,
+            (true, false) => Kernel::PrepareKeyedSrgb,
+            (false, true) => Kernel::PrepareLinear,
+            (false, false) => Kernel::PrepareSrgb,
         })?;
         kernels.session(Kernel::RefinePrep)?;
         if simulate_trained_coarse {
             kernels.session(Kernel::CoarseFromHint)?;
         }
         if settings.enabled {
-            kernels.session(Kernel::RefineFinal)?;
-            kernels.tile_pair(settings.batch.clamp(1, MAX_BATCH))?;
+            kernels.tile_step(settings.batch.clamp(1, MAX_BATCH))?;
         } else {
             kernels.session(Kernel::Sigmoid)?;
         }
-        if !needs_cpu(params) {
-            kernels.session(if has_mattes {
-                Kernel::FinishMattes
-            } else {
-                Kernel::Finish
+        if needs_cpu(params) {
+            if settings.enabled {
+                kernels.session(Kernel::RefineFinal)?;
+            }
+        } else {
+            kernels.session(match (settings.enabled, has_mattes) {
+                (true, false) => Kernel::FinishRefined,
+                (true, true) => Kernel::FinishRefinedMattes,
+                (false, false) => Kernel::Finish,
+                (false, true) => Kernel::FinishMattes,
             })?;
         }
         Ok(Self {

@@ -12,7 +12,7 @@ use crate::engine::gpu::tensors::{copy_out, cpu_memory, cpu_tensor, take};
 use crate::engine::gpu::{GpuKernels, Kernel};
 use crate::engine::imaging::resize::filter_type;
 use crate::engine::inputs::CleanFrame;
-use crate::engine::stages::refine::gpu::DeviceRefined;
+use crate::engine::stages::refine::gpu::{DeviceRefined, RefinedOnDevice};
 
 /// Whether this frame's finish needs the CPU form (operations the kernels do not have).
 pub fn needs_cpu(params: &KeyParams) -> bool {
@@ -28,7 +28,7 @@ pub fn finish_frame(
     filter: UpscaleFilter,
 ) -> Result<RgbaImage, EngineError> {
     if needs_cpu(params) {
-        let cpu_refined = refined.to_cpu(k.place())?;
+        let cpu_refined = refined.to_cpu(k)?;
         return cpu::finish_frame(&cpu_refined, frame, params, filter);
     }
     let (w, h) = frame.size();
@@ -52,6 +52,16 @@ pub fn finish_frame(
     })
 }
 
+/// The finish kernel for what the refine stage left on the device.
+pub fn finish_kernel(refined: &RefinedOnDevice, mattes: bool) -> Kernel {
+    match (refined, mattes) {
+        (RefinedOnDevice::Final(_), false) => Kernel::Finish,
+        (RefinedOnDevice::Final(_), true) => Kernel::FinishMattes,
+        (RefinedOnDevice::Logits { .. }, false) => Kernel::FinishRefined,
+        (RefinedOnDevice::Logits { .. }, true) => Kernel::FinishRefinedMattes,
+    }
+}
+
 /// Interleaved RGBA at the plate size: linear fg (straight, or premultiplied when `premultiply`)
 /// and alpha.
 fn finish(
@@ -65,15 +75,10 @@ fn finish(
     let s = refined.s;
     let (w, h) = frame.size();
     let f = filter_type(filter);
-    k.make_room();
     let rh = k.matrix(s, w, f, false)?;
     let rv = k.matrix(s, h, f, true)?;
     let (garbage, core) = (frame.garbage.as_deref(), frame.core.as_deref());
-    let kernel = if frame.has_mattes() {
-        Kernel::FinishMattes
-    } else {
-        Kernel::Finish
-    };
+    let kernel = finish_kernel(&refined.value, frame.has_mattes());
     let place = k.place();
     // An absent matte is all zeros: no core added, nothing garbage-masked.
     let mattes = if frame.has_mattes() {
@@ -95,12 +100,27 @@ fn finish(
         ],
     )?;
     let cpu_mem = cpu_memory()?;
-    let (session, [rh, rv]) = k.session_with(kernel, [rh, rv])?;
     let e = EngineError::ort("GPU finish");
-    let mut binding = session.create_binding().map_err(e)?;
-    binding.bind_input("refined", &refined.value).map_err(e)?;
-    binding.bind_input("rv", rv).map_err(e)?;
-    binding.bind_input("rh", rh).map_err(e)?;
+    let (session, mut binding) = match &refined.value {
+        RefinedOnDevice::Final(planes) => {
+            let (session, [rh, rv]) = k.session_with(kernel, [rh, rv])?;
+            let mut binding = session.create_binding().map_err(e)?;
+            binding.bind_input("refined", planes).map_err(e)?;
+            binding.bind_input("rh", rh).map_err(e)?;
+            binding.bind_input("rv", rv).map_err(e)?;
+            (session, binding)
+        }
+        RefinedOnDevice::Logits { up, acc, wsum } => {
+            let (session, [rh, rv, wsum]) = k.session_with(kernel, [rh, rv, *wsum])?;
+            let mut binding = session.create_binding().map_err(e)?;
+            binding.bind_input("up", up).map_err(e)?;
+            binding.bind_input("acc", acc).map_err(e)?;
+            binding.bind_input("wsum", wsum).map_err(e)?;
+            binding.bind_input("rh", rh).map_err(e)?;
+            binding.bind_input("rv", rv).map_err(e)?;
+            (session, binding)
+        }
+    };
     binding.bind_input("params", &settings).map_err(e)?;
     if let Some((g, c)) = &mattes {
         binding.bind_input("garbage", g).map_err(e)?;

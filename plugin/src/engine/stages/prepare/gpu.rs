@@ -25,6 +25,11 @@ pub fn prepare(
     let src: &RgbaImage = &frame.src;
     let (w, h) = (src.width, src.height);
     let plate = k.place().upload(&[h, w, 4], &src.data)?;
+    if let HintPlan::ChromaKey = frame.hint_plan {
+        if let Some(key) = KeyInputs::new(params, (w, h))? {
+            return pack_keyed(k, &plate, &key, (w, h), params.input_colour, s);
+        }
+    }
     let hint = hint(k, &plate, frame, params)?;
     pack(k, &plate, &hint, (w, h), params.input_colour, s)
 }
@@ -41,8 +46,8 @@ pub fn hint(
     match &frame.hint_plan {
         HintPlan::Clip(c) => place.upload(&[h, w], c),
         HintPlan::SourceAlpha => plate_alpha(k, plate),
-        HintPlan::ChromaKey => match chroma_key(k, plate, params, (w, h))? {
-            Some(hint) => Ok(hint),
+        HintPlan::ChromaKey => match KeyInputs::new(params, (w, h))? {
+            Some(key) => chroma_key(k, plate, &key, params.input_colour),
             // Smaller than the blur's reach: the CPU key (reflect-101 there wraps as often as needed).
             None => place.upload(&[h, w], frame.hint()),
         },
@@ -58,7 +63,6 @@ fn pack(
     colour: InputColour,
     s: usize,
 ) -> Result<DynValue, EngineError> {
-    k.make_room();
     let rh = k.matrix(w, s, FilterType::Bilinear, false)?;
     let rv = k.matrix(h, s, FilterType::Bilinear, true)?;
     let kernel = match colour {
@@ -90,60 +94,104 @@ fn plate_alpha(k: &mut GpuKernels, plate: &DynValue) -> Result<DynValue, EngineE
     take(&mut o, "hint")
 }
 
-/// The built-in chroma key of the device plate (the CPU path's `hint::chroma_key`: same 8-bit codes,
-/// OpenCV's integer HSV, ellipse, Gaussian taps and borders), or None when the plate is smaller
-/// than the blur's reach.
+/// The built-in key's settings as kernel inputs: thresholds, the ellipse, the Gaussian taps and
+/// their paddings (the CPU path's `hint::chroma_key`: same 8-bit codes, OpenCV's integer HSV,
+/// ellipse, taps and borders).
+struct KeyInputs {
+    values: [(&'static str, DynValue); 5],
+}
+
+impl KeyInputs {
+    /// None when the plate is smaller than the blur's reach (ONNX's reflect padding reflects once).
+    fn new(params: &KeyParams, (w, h): (usize, usize)) -> Result<Option<Self>, EngineError> {
+        let c = &params.chroma;
+        let erode_k = scaled_kernel(c.erode_px, params.render_scale);
+        let mut blur_k = scaled_kernel(c.blur_px, params.render_scale);
+        if blur_k.is_multiple_of(2) && blur_k > 0 {
+            blur_k += 1;
+        }
+        let blur_r = if blur_k >= 3 { blur_k / 2 } else { 0 };
+        if blur_r > 0 && (w <= blur_r || h <= blur_r) {
+            return Ok(None);
+        }
+        let (ellipse, ek) = ellipse_kernel(erode_k);
+        let (before, after) = ((ek / 2) as i64, (ek - 1 - ek / 2) as i64);
+        let taps = if blur_k >= 3 {
+            opencv_gaussian_kernel(blur_k)
+        } else {
+            vec![1.0]
+        };
+        let r = blur_r as i64;
+        Ok(Some(Self {
+            values: [
+                (
+                    "params",
+                    cpu_tensor(&[4], vec![c.hue_min, c.hue_max, c.sat_min, c.val_min])?,
+                ),
+                ("erode", cpu_tensor(&[1, 1, ek, ek], ellipse)?),
+                (
+                    "erode_pads",
+                    cpu_tensor(&[8], vec![0, 0, before, before, 0, 0, after, after])?,
+                ),
+                ("blur", cpu_tensor(&[1, 1, 1, taps.len()], taps)?),
+                ("blur_pads", cpu_tensor(&[8], vec![0, 0, r, r, 0, 0, r, r])?),
+            ],
+        }))
+    }
+}
+
+/// The built-in chroma key of the device plate.
 fn chroma_key(
     k: &mut GpuKernels,
     plate: &DynValue,
-    params: &KeyParams,
-    (w, h): (usize, usize),
-) -> Result<Option<DynValue>, EngineError> {
-    let c = &params.chroma;
-    let erode_k = scaled_kernel(c.erode_px, params.render_scale);
-    let mut blur_k = scaled_kernel(c.blur_px, params.render_scale);
-    if blur_k.is_multiple_of(2) && blur_k > 0 {
-        blur_k += 1;
-    }
-    let blur_r = if blur_k >= 3 { blur_k / 2 } else { 0 };
-    if blur_r > 0 && (w <= blur_r || h <= blur_r) {
-        return Ok(None);
-    }
-    let (ellipse, ek) = ellipse_kernel(erode_k);
-    let (before, after) = ((ek / 2) as i64, (ek - 1 - ek / 2) as i64);
-    let erode_pads = vec![0, 0, before, before, 0, 0, after, after];
-    let taps = if blur_k >= 3 {
-        opencv_gaussian_kernel(blur_k)
-    } else {
-        vec![1.0]
-    };
-    let r = blur_r as i64;
-    let blur_pads = vec![0, 0, r, r, 0, 0, r, r];
-    let kernel = match params.input_colour {
+    key: &KeyInputs,
+    colour: InputColour,
+) -> Result<DynValue, EngineError> {
+    let kernel = match colour {
         InputColour::Linear => Kernel::ChromaKeyLinear,
         InputColour::Srgb => Kernel::ChromaKeySrgb,
     };
-    let inputs = [
-        (
-            "params",
-            cpu_tensor(&[4], vec![c.hue_min, c.hue_max, c.sat_min, c.val_min])?,
-        ),
-        ("erode", cpu_tensor(&[1, 1, ek, ek], ellipse)?),
-        ("erode_pads", cpu_tensor(&[8], erode_pads)?),
-        ("blur", cpu_tensor(&[1, 1, 1, taps.len()], taps)?),
-        ("blur_pads", cpu_tensor(&[8], blur_pads)?),
-    ];
     let dev = k.place().memory()?;
     let e = EngineError::ort("GPU chroma key");
     let session = k.session(kernel)?;
     let mut binding = session.create_binding().map_err(e)?;
     binding.bind_input("plate", plate).map_err(e)?;
-    for (name, value) in &inputs {
+    for (name, value) in &key.values {
         binding.bind_input(*name, value).map_err(e)?;
     }
     binding.bind_output_to_device("hint", &dev).map_err(e)?;
     let mut o = session.run_binding(&binding).map_err(e)?;
-    Ok(Some(take(&mut o, "hint")?))
+    take(&mut o, "hint")
+}
+
+/// The `[1,4,S,S]` input with the built-in key computed inside the same graph.
+fn pack_keyed(
+    k: &mut GpuKernels,
+    plate: &DynValue,
+    key: &KeyInputs,
+    (w, h): (usize, usize),
+    colour: InputColour,
+    s: usize,
+) -> Result<DynValue, EngineError> {
+    let rh = k.matrix(w, s, FilterType::Bilinear, false)?;
+    let rv = k.matrix(h, s, FilterType::Bilinear, true)?;
+    let kernel = match colour {
+        InputColour::Linear => Kernel::PrepareKeyedLinear,
+        InputColour::Srgb => Kernel::PrepareKeyedSrgb,
+    };
+    let dev = k.place().memory()?;
+    let (session, [rh, rv]) = k.session_with(kernel, [rh, rv])?;
+    let e = EngineError::ort("GPU prepare (with the built-in key)");
+    let mut binding = session.create_binding().map_err(e)?;
+    binding.bind_input("plate", plate).map_err(e)?;
+    for (name, value) in &key.values {
+        binding.bind_input(*name, value).map_err(e)?;
+    }
+    binding.bind_input("rh", rh).map_err(e)?;
+    binding.bind_input("rv", rv).map_err(e)?;
+    binding.bind_output_to_device("image", &dev).map_err(e)?;
+    let mut o = session.run_binding(&binding).map_err(e)?;
+    take(&mut o, "image")
 }
 
 /// OpenCV's `MORPH_ELLIPSE` of size `k` as a `k x k` 0/1 filter (`[1]` when k < 2: no erosion),

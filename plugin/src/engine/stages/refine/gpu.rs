@@ -1,7 +1,7 @@
-//! Stage 3 on the GPU path: upsample, tile crops, refiner batches, ramp blend and the final sigmoid
-//! as kernels on the device. Only the upsampled alpha plane comes to CPU memory, for the skip test.
-//! The CPU path spent ~350 ms of a 4K frame at S=2048 on an H100 on this work; the refiner graph
-//! itself took ~115 ms (BENCHMARKS.md).
+//! Stage 3 on the GPU path: upsample, tile crops, refiner batches and the ramp blend as kernels on
+//! the device. Only the upsampled alpha plane comes to CPU memory, for the skip test. The last
+//! step (deltas over the weight sum, added to the logits, sigmoid) runs inside the finish kernel
+//! (`finish_refined`), or on its own when the CPU finish needs the refined matte.
 
 use ort::session::Session;
 use ort::value::DynValue;
@@ -13,20 +13,55 @@ use crate::engine::gpu::tensors::{cpu_memory, cpu_tensor, take, Place};
 use crate::engine::gpu::{ConstKey, GpuKernels, Kernel, MAX_BATCH};
 use crate::engine::stages::coarse::gpu::DeviceCoarse;
 
-/// The refined alpha and fg at S on the device: `[1,4,S,S]` planes alpha, R, G, B (sRGB, straight).
+/// The refined alpha and fg at S on the device.
+pub enum RefinedOnDevice {
+    /// Upsampled logits `up`, blended deltas `acc` and the plan's weight sum: the refined matte is
+    /// `sigmoid(up + acc / wsum)`, computed by the kernel that consumes it.
+    Logits {
+        up: DynValue,
+        acc: DynValue,
+        wsum: ConstKey,
+    },
+    /// `[1,4,S,S]` planes alpha, R, G, B (sRGB, straight), already final (refiner off).
+    Final(DynValue),
+}
+
 pub struct DeviceRefined {
     pub s: usize,
-    pub value: DynValue,
+    pub value: RefinedOnDevice,
     pub tiles_run: Vec<Tile>,
     pub tiles_skipped: Vec<Tile>,
 }
 
 impl DeviceRefined {
+    /// The final `[1,4,S,S]` planes on the device.
+    pub fn final_planes(&self, k: &mut GpuKernels) -> Result<DynValue, EngineError> {
+        match &self.value {
+            RefinedOnDevice::Final(v) => v
+                .view()
+                .try_upgrade()
+                .map_err(|_| EngineError::Internal("refined planes are borrowed elsewhere".into())),
+            RefinedOnDevice::Logits { up, acc, wsum } => {
+                let dev = k.place().memory()?;
+                let (session, [wsum]) = k.session_with(Kernel::RefineFinal, [*wsum])?;
+                let e = EngineError::ort("GPU refine (final)");
+                let mut binding = session.create_binding().map_err(e)?;
+                binding.bind_input("up", up).map_err(e)?;
+                binding.bind_input("acc", acc).map_err(e)?;
+                binding.bind_input("wsum", wsum).map_err(e)?;
+                binding.bind_output_to_device("out", &dev).map_err(e)?;
+                let mut o = session.run_binding(&binding).map_err(e)?;
+                take(&mut o, "out")
+            }
+        }
+    }
+
     /// The same result as the CPU path's [`Refined`] (for the CPU finish: despeckle, status).
-    pub fn to_cpu(&self, place: Place) -> Result<Refined, EngineError> {
+    pub fn to_cpu(&self, k: &mut GpuKernels) -> Result<Refined, EngineError> {
         let plane = self.s * self.s;
         let mut all = vec![0.0f32; 4 * plane];
-        place.download(&self.value, &mut all)?;
+        let planes = self.final_planes(k)?;
+        k.place().download(&planes, &mut all)?;
         let fg = all.split_off(plane);
         Ok(Refined {
             s: self.s,
@@ -86,102 +121,130 @@ fn sigmoid_only(k: &mut GpuKernels, up: &DynValue) -> Result<DynValue, EngineErr
     take(&mut o, "out")
 }
 
-/// One batch: crop the tiles, run the refiner, blend the deltas into `acc`.
-#[allow(clippy::too_many_arguments)]
-fn run_batch(
-    k: &mut GpuKernels,
-    refiner: &mut Session,
-    rin: &DynValue,
-    acc: DynValue,
-    padded: &[Tile],
-    real: usize,
-    (s, t, overlap): (usize, usize, usize),
-    strength: &DynValue,
-) -> Result<DynValue, EngineError> {
-    let dev = k.place().memory()?;
-    let b = padded.len();
-    let (ti, si) = (t as i64, s as i64);
-    let mut boxes = Vec::with_capacity(b * 4);
-    let mut pads = Vec::with_capacity(b * 8);
-    let mut wy = Vec::with_capacity(b * t);
-    let mut wx = Vec::with_capacity(b * t);
-    for (i, tile) in padded.iter().enumerate() {
-        let (y, x) = (tile.y as i64, tile.x as i64);
-        boxes.extend([y, x, y + ti, x + ti]);
-        pads.extend([0, 0, y, x, 0, 0, si - y - ti, si - x - ti]);
-        if i < real {
-            wy.extend(axis_weights(tile.y, t, s, overlap));
-            wx.extend(axis_weights(tile.x, t, s, overlap));
-        } else {
-            // Padding repeats the last real tile; zero weights drop its delta.
-            wy.extend(std::iter::repeat_n(0.0f32, t));
-            wx.extend(std::iter::repeat_n(0.0f32, t));
+/// One batch's blend inputs: where its deltas go and with what weights.
+struct Blend {
+    pads: DynValue,
+    wy: DynValue,
+    wx: DynValue,
+}
+
+impl Blend {
+    /// Pads and ramp weights of `padded` (padding tiles, past `real`, get zero weights).
+    fn of(
+        padded: &[Tile],
+        real: usize,
+        (s, t, overlap): (usize, usize, usize),
+    ) -> Result<Self, EngineError> {
+        let b = padded.len();
+        let (ti, si) = (t as i64, s as i64);
+        let mut pads = Vec::with_capacity(b * 8);
+        let mut wy = Vec::with_capacity(b * t);
+        let mut wx = Vec::with_capacity(b * t);
+        for (i, tile) in padded.iter().enumerate() {
+            let (y, x) = (tile.y as i64, tile.x as i64);
+            pads.extend([0, 0, y, x, 0, 0, si - y - ti, si - x - ti]);
+            if i < real {
+                wy.extend(axis_weights(tile.y, t, s, overlap));
+                wx.extend(axis_weights(tile.x, t, s, overlap));
+            } else {
+                // Padding repeats the last real tile; zero weights drop its delta.
+                wy.extend(std::iter::repeat_n(0.0f32, t));
+                wx.extend(std::iter::repeat_n(0.0f32, t));
+            }
         }
+        Ok(Self {
+            pads: cpu_tensor(&[b, 8], pads)?,
+            wy: cpu_tensor(&[b, t], wy)?,
+            wx: cpu_tensor(&[b, t], wx)?,
+        })
     }
-    let (crop, blend) = k.tile_pair(b)?;
 
-    let e = EngineError::ort("GPU refine (tile crop)");
-    let mut binding = crop.create_binding().map_err(e)?;
-    binding.bind_input("rin", rin).map_err(e)?;
+    /// Zero weights: the first step blends nothing.
+    fn none(b: usize, (s, t): (usize, usize)) -> Result<Self, EngineError> {
+        let pads: Vec<i64> = (0..b)
+            .flat_map(|_| [0, 0, 0, 0, 0, 0, (s - t) as i64, (s - t) as i64])
+            .collect();
+        Ok(Self {
+            pads: cpu_tensor(&[b, 8], pads)?,
+            wy: cpu_tensor(&[b, t], vec![0.0f32; b * t])?,
+            wx: cpu_tensor(&[b, t], vec![0.0f32; b * t])?,
+        })
+    }
+}
+
+fn boxes(tiles: &[Tile], t: usize) -> Result<DynValue, EngineError> {
+    let ti = t as i64;
+    let b: Vec<i64> = tiles
+        .iter()
+        .flat_map(|tile| {
+            let (y, x) = (tile.y as i64, tile.x as i64);
+            [y, x, y + ti, x + ti]
+        })
+        .collect();
+    cpu_tensor(&[tiles.len(), 4], b)
+}
+
+/// What every refine step of a frame reads: the refiner input planes, the strength, the batch and
+/// the tile edge.
+struct StepInputs<'a> {
+    rin: &'a DynValue,
+    strength: &'a DynValue,
+    b: usize,
+    t: usize,
+}
+
+/// One refine step: blend `delta` (weights `blend`) into `acc`, crop the tiles at `next`.
+fn step(
+    k: &mut GpuKernels,
+    inputs: &StepInputs<'_>,
+    acc: &DynValue,
+    delta: Option<&DynValue>,
+    blend: &Blend,
+    next: &DynValue,
+) -> Result<(DynValue, DynValue), EngineError> {
+    let StepInputs {
+        rin,
+        strength,
+        b,
+        t,
+    } = *inputs;
+    let dev = k.place().memory()?;
+    let zeros = k.constant(ConstKey::ZeroDeltas(b, t), &[b, 4, t, t], || {
+        Ok(vec![0.0f32; b * 4 * t * t])
+    })?;
+    let (session, [zeros]) = k.tile_step_with(b, [zeros])?;
+    let e = EngineError::ort("GPU refine (blend and crop)");
+    let mut binding = session.create_binding().map_err(e)?;
+    binding.bind_input("acc", acc).map_err(e)?;
     binding
-        .bind_input("boxes", &cpu_tensor(&[b, 4], boxes)?)
+        .bind_input("delta", delta.unwrap_or(zeros))
         .map_err(e)?;
+    binding.bind_input("pads", &blend.pads).map_err(e)?;
+    binding.bind_input("wy", &blend.wy).map_err(e)?;
+    binding.bind_input("wx", &blend.wx).map_err(e)?;
+    binding.bind_input("strength", strength).map_err(e)?;
+    binding.bind_input("rin", rin).map_err(e)?;
+    binding.bind_input("boxes", next).map_err(e)?;
+    binding.bind_output_to_device("acc_out", &dev).map_err(e)?;
     binding.bind_output_to_device("tiles", &dev).map_err(e)?;
-    let mut o = crop.run_binding(&binding).map_err(e)?;
-    let batch = take(&mut o, "tiles")?;
-    drop(o);
+    let mut o = session.run_binding(&binding).map_err(e)?;
+    Ok((take(&mut o, "acc_out")?, take(&mut o, "tiles")?))
+}
 
+fn run_refiner(
+    refiner: &mut Session,
+    place: Place,
+    tiles: &DynValue,
+) -> Result<DynValue, EngineError> {
+    let dev = place.memory()?;
     let e = EngineError::ort("the refiner graph");
     let mut binding = refiner.create_binding().map_err(e)?;
-    binding.bind_input("refiner_input", &batch).map_err(e)?;
+    binding.bind_input("refiner_input", tiles).map_err(e)?;
     binding
         .bind_output_to_device("delta_logits", &dev)
         .map_err(e)?;
     let mut o = refiner.run_binding(&binding).map_err(e)?;
-    let delta = take(&mut o, "delta_logits")?;
-    drop(o);
-    drop(batch);
-
-    let e = EngineError::ort("GPU refine (blend)");
-    let mut binding = blend.create_binding().map_err(e)?;
-    binding.bind_input("acc", &acc).map_err(e)?;
-    binding.bind_input("delta", &delta).map_err(e)?;
-    binding
-        .bind_input("pads", &cpu_tensor(&[b, 8], pads)?)
-        .map_err(e)?;
-    binding
-        .bind_input("wy", &cpu_tensor(&[b, t], wy)?)
-        .map_err(e)?;
-    binding
-        .bind_input("wx", &cpu_tensor(&[b, t], wx)?)
-        .map_err(e)?;
-    binding.bind_input("strength", strength).map_err(e)?;
-    binding.bind_output_to_device("acc_out", &dev).map_err(e)?;
-    let mut o = blend.run_binding(&binding).map_err(e)?;
-    take(&mut o, "acc_out")
-}
-
-/// The blended deltas added to the logits, divided by the plan's weight sum, sigmoid.
-fn add_deltas(
-    k: &mut GpuKernels,
-    up: &DynValue,
-    acc: &DynValue,
-    (s, t, overlap): (usize, usize, usize),
-) -> Result<DynValue, EngineError> {
-    let dev = k.place().memory()?;
-    k.make_room();
-    let wsum = k.constant(ConstKey::WeightSum(s, t, overlap), &[1, 1, s, s], || {
-        Ok(weight_sum(s, t, overlap))
-    })?;
-    let (session, [wsum]) = k.session_with(Kernel::RefineFinal, [wsum])?;
-    let e = EngineError::ort("GPU refine (final)");
-    let mut binding = session.create_binding().map_err(e)?;
-    binding.bind_input("up", up).map_err(e)?;
-    binding.bind_input("acc", acc).map_err(e)?;
-    binding.bind_input("wsum", wsum).map_err(e)?;
-    binding.bind_output_to_device("out", &dev).map_err(e)?;
-    let mut o = session.run_binding(&binding).map_err(e)?;
-    take(&mut o, "out")
+    take(&mut o, "delta_logits")
 }
 
 /// Runs the refine stage on the device.
@@ -204,7 +267,7 @@ pub fn refine(
         _ => {
             return Ok(DeviceRefined {
                 s,
-                value: sigmoid_only(k, &up)?,
+                value: RefinedOnDevice::Final(sigmoid_only(k, &up)?),
                 tiles_run: Vec::new(),
                 tiles_skipped: Vec::new(),
             })
@@ -226,25 +289,38 @@ pub fn refine(
     };
     drop(up_alpha);
     let strength = cpu_tensor(&[1], vec![settings.strength])?;
-    for (padded, real) in batches(&run_tiles, settings.batch.min(MAX_BATCH)) {
-        if abort() {
-            return Err(EngineError::Aborted);
+    let plan = batches(&run_tiles, settings.batch.min(MAX_BATCH));
+    if let Some((first, _)) = plan.first() {
+        let inputs = StepInputs {
+            rin: &rin,
+            strength: &strength,
+            b: first.len(),
+            t,
+        };
+        // Step i blends batch i-1 and crops batch i (the first blends nothing); one more step
+        // blends the last batch and crops it again for nobody.
+        let none = Blend::none(inputs.b, (s, t))?;
+        let (a, mut tiles_now) = step(k, &inputs, &acc, None, &none, &boxes(first, t)?)?;
+        acc = a;
+        for (i, (padded, real)) in plan.iter().enumerate() {
+            if abort() {
+                return Err(EngineError::Aborted);
+            }
+            let delta = run_refiner(refiner, k.place(), &tiles_now)?;
+            let blend = Blend::of(padded, *real, (s, t, overlap))?;
+            let next = plan.get(i + 1).map_or(padded, |(p, _)| p);
+            let (a, tl) = step(k, &inputs, &acc, Some(&delta), &blend, &boxes(next, t)?)?;
+            acc = a;
+            tiles_now = tl;
         }
-        acc = run_batch(
-            k,
-            refiner,
-            &rin,
-            acc,
-            &padded,
-            real,
-            (s, t, overlap),
-            &strength,
-        )?;
     }
     drop(rin);
+    let wsum = k.constant(ConstKey::WeightSum(s, t, overlap), &[1, 1, s, s], || {
+        Ok(weight_sum(s, t, overlap))
+    })?;
     Ok(DeviceRefined {
         s,
-        value: add_deltas(k, &up, &acc, (s, t, overlap))?,
+        value: RefinedOnDevice::Logits { up, acc, wsum },
         tiles_run: run_tiles,
         tiles_skipped: skip,
     })
