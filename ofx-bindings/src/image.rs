@@ -330,7 +330,30 @@ impl<'a> ImageViewMut<'a> {
         let len = n * self.layout.depth.sample_bytes();
         // SAFETY: as in ImageView::row; &mut self makes the returned row the only live borrow.
         let bytes = unsafe { std::slice::from_raw_parts_mut(self.data.offset(off), len) };
-        Some(match self.layout.depth {
+        Self::typed(self.layout.depth, bytes)
+    }
+
+    /// Every row at once with its OFX y, bottom to top, for writing them in parallel.
+    pub fn rows_mut(&mut self) -> Vec<(i32, RowMut<'_>)> {
+        let b = self.layout.bounds;
+        let n = self.layout.samples_per_row();
+        let len = n * self.layout.depth.sample_bytes();
+        let (data, depth) = (self.data, self.layout.depth);
+        (b.y1..b.y2)
+            .filter_map(|y| {
+                let off = self.layout.row_offset(y)?;
+                // SAFETY: each row start is inside the host buffer (constructor contract) and holds
+                // n samples; validate() checked |rowBytes| >= a row's bytes, so the rows of distinct
+                // y never overlap, and &mut self keeps them the only live borrows for their lifetime.
+                let bytes = unsafe { std::slice::from_raw_parts_mut(data.offset(off), len) };
+                Some((y, Self::typed(depth, bytes)?))
+            })
+            .collect()
+    }
+
+    fn typed(depth: BitDepth, bytes: &mut [u8]) -> Option<RowMut<'_>> {
+        // validate() checked the alignment, so the typed views cannot fail.
+        Some(match depth {
             BitDepth::Byte => RowMut::Byte(bytes),
             BitDepth::Short => RowMut::Short(bytemuck::try_cast_slice_mut(bytes).ok()?),
             BitDepth::Float => RowMut::Float(bytemuck::try_cast_slice_mut(bytes).ok()?),

@@ -1,6 +1,8 @@
 //! Per-instance cache of the last keyed frame, so a host that renders the same frame twice (a
 //! viewer refresh, a second output, Resolve's several instances of one clip) pays once.
 
+use rayon::prelude::*;
+
 use crate::engine::{KeyParams, MatteImage, RgbaImage, RuntimeConfig};
 
 /// Everything a frame depends on.
@@ -59,16 +61,47 @@ pub fn hash_f32(data: &[f32], seed: u64) -> u64 {
     h ^ (h >> 31)
 }
 
-/// Hash of every input the engine sees; an absent matte hashes differently from an empty one.
-pub fn hash_inputs(source: &RgbaImage, mattes: [Option<&MatteImage>; 3]) -> u64 {
-    let mut h = hash_f32(&source.data, source.width as u64);
+/// One row's content hash (the engine's hash of its values).
+pub fn row_hash(row: &[f32]) -> u64 {
+    crate::engine::cache::hash_f32(row)
+}
+
+/// An image's content hash from its rows' hashes in order, seeded and avalanched: what
+/// `pixels::read_rgba_hashed` computes while it reads, so a 4K frame is not read twice.
+pub fn fold_rows(rows: impl IntoIterator<Item = u64>, seed: u64) -> u64 {
+    let h = rows.into_iter().fold(seed, mix);
+    hash_f32(&[], h)
+}
+
+/// [`fold_rows`] of `data` cut into rows of `row_len` values.
+pub fn hash_rows(data: &[f32], row_len: usize, seed: u64) -> u64 {
+    let rows: Vec<u64> = data.par_chunks(row_len.max(1)).map(row_hash).collect();
+    fold_rows(rows, seed)
+}
+
+/// The source's seed in [`inputs_key`] (its width, so a reshaped buffer differs).
+pub fn source_seed(width: usize) -> u64 {
+    width as u64
+}
+
+/// The key of every input the engine sees from the source's and the mattes' content hashes; an
+/// absent matte differs from an empty one.
+pub fn inputs_key(source: u64, mattes: [Option<u64>; 3]) -> u64 {
+    let mut h = source;
     for (i, m) in mattes.iter().enumerate() {
         h = match m {
-            Some(m) => mix(h, hash_f32(&m.data, 100 + i as u64)),
+            Some(m) => mix(h, mix(100 + i as u64, *m)),
             None => mix(h, 200 + i as u64),
         };
     }
     h
+}
+
+/// Hash of every input the engine sees (what the render action computes while reading them).
+pub fn hash_inputs(source: &RgbaImage, mattes: [Option<&MatteImage>; 3]) -> u64 {
+    let src = hash_rows(&source.data, source.width * 4, source_seed(source.width));
+    let m = mattes.map(|m| m.map(|m| hash_rows(&m.data, m.width, 0)));
+    inputs_key(src, m)
 }
 
 #[cfg(test)]

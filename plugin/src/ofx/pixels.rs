@@ -5,6 +5,7 @@
 use ofx_bindings::{Components, ImageView, ImageViewMut, RectI, Row, RowMut};
 use rayon::prelude::*;
 
+use super::cache::{fold_rows, row_hash, source_seed};
 use crate::engine::{MatteImage, RgbaImage};
 
 /// Rows of a host image, addressed by OFX y. Implemented by the host's image views (and by test
@@ -19,7 +20,8 @@ pub trait SourceRows: Sync {
 pub trait SinkRows {
     fn bounds(&self) -> RectI;
     fn components(&self) -> Components;
-    fn row_mut(&mut self, y: i32) -> Option<RowMut<'_>>;
+    /// Every row with its OFX y (rows of distinct y never overlap).
+    fn rows_mut(&mut self) -> Vec<(i32, RowMut<'_>)>;
 }
 
 impl SourceRows for ImageView<'_> {
@@ -41,8 +43,8 @@ impl SinkRows for ImageViewMut<'_> {
     fn components(&self) -> Components {
         self.layout().components
     }
-    fn row_mut(&mut self, y: i32) -> Option<RowMut<'_>> {
-        ImageViewMut::row_mut(self, y)
+    fn rows_mut(&mut self) -> Vec<(i32, RowMut<'_>)> {
+        ImageViewMut::rows_mut(self)
     }
 }
 
@@ -110,17 +112,33 @@ fn to_short(v: f32) -> u16 {
 /// Reads a whole source image into top-down RGBA. RGB gets alpha 1; an Alpha-only image gives
 /// black with that alpha.
 pub fn read_rgba(src: &impl SourceRows) -> RgbaImage {
+    read_rgba_with(src, |_| 0).0
+}
+
+/// [`read_rgba`] and the image's content hash (`cache::hash_rows` of the result), each row hashed
+/// while it is still in cache: the frame cache's key without a second pass over a 4K frame.
+pub fn read_rgba_hashed(src: &impl SourceRows) -> (RgbaImage, u64) {
+    let (img, rows) = read_rgba_with(src, row_hash);
+    let seed = source_seed(img.width);
+    (img, fold_rows(rows, seed))
+}
+
+fn read_rgba_with(
+    src: &impl SourceRows,
+    per_row: impl Fn(&[f32]) -> u64 + Sync,
+) -> (RgbaImage, Vec<u64>) {
     let b = src.bounds();
     let (w, h) = (b.width(), b.height());
     let mut img = RgbaImage::new(w, h);
     if w == 0 || h == 0 {
-        return img;
+        return (img, Vec::new());
     }
     let comps = src.components();
-    img.data
+    let rows = img
+        .data
         .par_chunks_mut(w * 4)
         .enumerate()
-        .for_each(|(r, out)| {
+        .map(|(r, out)| {
             let y = b.y2 - 1 - r as i32;
             match src.row(y) {
                 Some(Row::Float(row)) => load(row, comps, out, |v| v),
@@ -128,8 +146,10 @@ pub fn read_rgba(src: &impl SourceRows) -> RgbaImage {
                 Some(Row::Byte(row)) => load(row, comps, out, |v| v as f32 / BYTE_MAX),
                 None => {}
             }
-        });
-    img
+            per_row(out)
+        })
+        .collect();
+    (img, rows)
 }
 
 /// Reads a matte into `window` (the Source's pixel bounds), zero outside the matte's own bounds.
@@ -167,7 +187,8 @@ pub fn read_matte(src: &impl SourceRows, window: RectI) -> MatteImage {
 
 /// Writes `image` (top-down, covering `window`) into `dst` over `render_window`; pixels outside
 /// `window` (or all of them when `image` is None) become transparent black. Rows and columns of
-/// `dst` outside `render_window` are left alone.
+/// `dst` outside `render_window` are left alone. Rows are written in parallel: at 4K float a serial
+/// copy was the largest share of the OFX layer's time.
 pub fn write_rgba(
     dst: &mut impl SinkRows,
     image: Option<(&RgbaImage, RectI)>,
@@ -180,32 +201,44 @@ pub fn write_rgba(
     let comps = dst.components();
     let n = comps.count();
     let db = dst.bounds();
-    let mut px = vec![0.0f32; area.width() * 4];
-    for y in area.y1..area.y2 {
-        px.iter_mut().for_each(|v| *v = 0.0);
-        if let Some((img, win)) = image {
-            if win.contains_row(y) && img.width == win.width() && img.height == win.height() {
-                let r = (win.y2 - 1 - y) as usize;
-                let x1 = area.x1.max(win.x1);
-                let x2 = area.x2.min(win.x2);
-                if x1 < x2 {
-                    let src = &img.data[(r * img.width + (x1 - win.x1) as usize) * 4
-                        ..(r * img.width + (x2 - win.x1) as usize) * 4];
-                    let off = (x1 - area.x1) as usize * 4;
-                    px[off..off + src.len()].copy_from_slice(src);
+    let image = image.filter(|(img, win)| img.width == win.width() && img.height == win.height());
+    let rows: Vec<(i32, RowMut<'_>)> = dst
+        .rows_mut()
+        .into_iter()
+        .filter(|(y, _)| (area.y1..area.y2).contains(y))
+        .collect();
+    rows.into_par_iter().for_each_init(
+        || vec![0.0f32; area.width() * 4],
+        |px, (y, row)| {
+            // The window's pixels straight from the image (float RGBA: no staging row).
+            let src = image.and_then(|(img, win)| {
+                let (x1, x2) = (area.x1.max(win.x1), area.x2.min(win.x2));
+                (win.contains_row(y) && x1 < x2).then(|| {
+                    let r = (win.y2 - 1 - y) as usize * img.width;
+                    let s = &img.data
+                        [(r + (x1 - win.x1) as usize) * 4..(r + (x2 - win.x1) as usize) * 4];
+                    (s, (x1 - area.x1) as usize * 4)
+                })
+            });
+            let span = (area.x1 - db.x1) as usize * n..(area.x2 - db.x1) as usize * n;
+            let whole_row = src.filter(|(s, off)| *off == 0 && s.len() == area.width() * 4);
+            match (row, comps, whole_row) {
+                // Float RGBA covering the row: straight into the host row (the common case at 4K).
+                (RowMut::Float(r), Components::Rgba, Some((s, _))) => r[span].copy_from_slice(s),
+                (row, _, _) => {
+                    px.iter_mut().for_each(|v| *v = 0.0);
+                    if let Some((s, off)) = src {
+                        px[off..off + s.len()].copy_from_slice(s);
+                    }
+                    match row {
+                        RowMut::Float(r) => store(px, comps, &mut r[span], |v| v),
+                        RowMut::Short(r) => store(px, comps, &mut r[span], to_short),
+                        RowMut::Byte(r) => store(px, comps, &mut r[span], to_byte),
+                    }
                 }
             }
-        }
-        let Some(row) = dst.row_mut(y) else {
-            continue;
-        };
-        let span = (area.x1 - db.x1) as usize * n..(area.x2 - db.x1) as usize * n;
-        match row {
-            RowMut::Float(r) => store(&px, comps, &mut r[span], |v| v),
-            RowMut::Short(r) => store(&px, comps, &mut r[span], to_short),
-            RowMut::Byte(r) => store(&px, comps, &mut r[span], to_byte),
-        }
-    }
+        },
+    );
 }
 
 #[cfg(test)]
@@ -276,13 +309,23 @@ pub(crate) mod tests {
         fn components(&self) -> Components {
             self.comps
         }
-        fn row_mut(&mut self, y: i32) -> Option<RowMut<'_>> {
-            let r = self.range(y)?;
-            Some(match &mut self.data {
-                TestData::Byte(v) => RowMut::Byte(&mut v[r]),
-                TestData::Short(v) => RowMut::Short(&mut v[r]),
-                TestData::Float(v) => RowMut::Float(&mut v[r]),
-            })
+        fn rows_mut(&mut self) -> Vec<(i32, RowMut<'_>)> {
+            let stride = self.stride().max(1);
+            let ys = self.bounds.y1..self.bounds.y2;
+            match &mut self.data {
+                TestData::Byte(v) => ys
+                    .zip(v.chunks_mut(stride))
+                    .map(|(y, r)| (y, RowMut::Byte(r)))
+                    .collect(),
+                TestData::Short(v) => ys
+                    .zip(v.chunks_mut(stride))
+                    .map(|(y, r)| (y, RowMut::Short(r)))
+                    .collect(),
+                TestData::Float(v) => ys
+                    .zip(v.chunks_mut(stride))
+                    .map(|(y, r)| (y, RowMut::Float(r)))
+                    .collect(),
+            }
         }
     }
 
@@ -302,6 +345,25 @@ pub(crate) mod tests {
         assert_eq!(&img.data[0..4], &[1105.0, 1105.1, 1105.2, 1105.3]);
         assert_eq!(img.data[4 * 3], 1005.0);
         assert_eq!(img.data[4 * 5], 1007.0);
+    }
+
+    #[test]
+    fn hashed_read_hashes_what_it_read() {
+        let src = TestImage::float(rect(3, -2, 40, 19), Components::Rgba, |x, y, c| {
+            (x * 7 + y * 3) as f32 * 0.01 + c as f32
+        });
+        let (img, h) = read_rgba_hashed(&src);
+        assert_eq!(img, read_rgba(&src));
+        assert_eq!(
+            h,
+            super::super::cache::hash_rows(&img.data, img.width * 4, source_seed(img.width))
+        );
+        let mut other = img.clone();
+        other.data[77] += 1.0;
+        assert_ne!(
+            h,
+            super::super::cache::hash_rows(&other.data, other.width * 4, source_seed(other.width))
+        );
     }
 
     #[test]

@@ -5,14 +5,14 @@ use std::time::Instant;
 
 use ofx_bindings::{k, Error, ImageEffect, PropertySet, RectI, Result, Status};
 
-use super::cache::{hash_inputs, CachedFrame, FrameKey};
+use super::cache::{hash_rows, inputs_key, CachedFrame, FrameKey};
 use super::describe::{CLIP_CORE, CLIP_GARBAGE, CLIP_HINT, CLIP_OUTPUT, CLIP_SOURCE};
 use super::engine_call;
 use super::instance::Instance;
 use super::log::log;
 use super::params::ParamValues;
 use super::paths::{self, Env};
-use super::pixels::{read_matte, read_rgba, write_rgba};
+use super::pixels::{read_matte, read_rgba_hashed, write_rgba};
 use crate::engine::{EngineError, FrameInput, HintSource, KeyParams, MatteImage, RuntimeConfig};
 
 /// Settings of one render call, read from the action's arguments and the params.
@@ -106,9 +106,11 @@ fn render_inner(effect: &ImageEffect, in_args: &PropertySet, inst: &Instance) ->
         write_rgba(&mut out_img.view_mut()?, None, window);
         return Ok(Status::Ok);
     };
-    let (source, src_bounds) = {
+    // The content hash for the frame cache is taken row by row while the rows are read.
+    let (source, src_hash, src_bounds) = {
         let view = src_img.view()?;
-        (read_rgba(&view), view.bounds())
+        let (image, hash) = read_rgba_hashed(&view);
+        (image, hash, view.bounds())
     };
     drop(src_img);
 
@@ -129,7 +131,10 @@ fn render_inner(effect: &ImageEffect, in_args: &PropertySet, inst: &Instance) ->
         runtime: s.runtime.clone(),
         width: source.width,
         height: source.height,
-        content: hash_inputs(&source, [hint.as_ref(), garbage.as_ref(), core.as_ref()]),
+        content: inputs_key(
+            src_hash,
+            [&hint, &garbage, &core].map(|m| m.as_ref().map(|m| hash_rows(&m.data, m.width, 0))),
+        ),
     };
     if let Some(hit) = inst.cache.lock().get(&key) {
         write_rgba(
