@@ -13,9 +13,15 @@ arena statistics and the PyTorch reference, as JSON and markdown.
 ck-bench [--mode engine|host|all] [--model-dir DIR] [--ort-lib PATH] [--device auto|cuda|tensorrt|cpu]
          [--frames N] [--size S] [--width W] [--height H] [--input DIR] [--seed N]
          [--tile 512|1024|full] [--overlap PX] [--batch B] [--no-refiner] [--no-skip] [--cpu-path]
+         [--simulate-trained]
          [--gpu-mem MB] [--gpu N] [--bundle PATH]
          [--torch eager-fp16,compile-fp16,eager-autocast] [--python PATH] [--torch-device cuda|cpu]
          [--torch-timeout SECONDS] [--json PATH] [--md PATH]
+
+--simulate-trained: a trained model's sparse skip, simulated (random weights never give uniform
+alpha): the plate's true matte is the AlphaHint clip and, after the coarse graph runs, its alpha is
+replaced by that hint averaged to S/4, so tiles on clean screen and solid foreground are skipped.
+Synthetic plates only; the report says it is a simulation.
 
 Without --json/--md the JSON and markdown go to stdout; a short summary goes to stderr.";
 
@@ -57,6 +63,8 @@ pub struct Args {
     pub skip: bool,
     /// Force the engine's CPU path (CPU pre/post, refine through host memory) on a GPU.
     pub cpu_path: bool,
+    /// Simulate a trained model's coarse alpha with the plate's true matte (see USAGE).
+    pub simulate_trained: bool,
     pub gpu_mem: usize,
     pub gpu: i32,
     pub bundle: PathBuf,
@@ -113,6 +121,7 @@ pub fn defaults(env: &dyn Fn(&str) -> Option<String>, root: &Path) -> Args {
         refiner: true,
         skip: true,
         cpu_path: false,
+        simulate_trained: false,
         gpu_mem: 6144,
         gpu: 0,
         bundle,
@@ -181,6 +190,7 @@ pub fn parse(argv: &[String], defaults: Args) -> Result<Option<Args>, String> {
             "--no-skip" => a.skip = false,
             // --host-path: the earlier spelling.
             "--cpu-path" | "--host-path" => a.cpu_path = true,
+            "--simulate-trained" => a.simulate_trained = true,
             "--gpu-mem" => a.gpu_mem = num(val()?)?,
             "--gpu" => a.gpu = i32::try_from(num(val()?)?).map_err(|e| format!("--gpu: {e}"))?,
             "--bundle" => a.bundle = val()?.into(),

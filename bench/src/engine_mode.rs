@@ -26,9 +26,17 @@ pub fn runtime(args: &Args) -> RuntimeConfig {
     }
 }
 
+/// What every report of a `--simulate-trained` run says.
+pub const SIMULATION_NOTE: &str = "SIMULATION of a trained model's sparse skip: the plate's true matte is the AlphaHint clip and replaces the coarse alpha after the coarse graph runs (random weights never give uniform alpha); tiles run/skipped follow that matte";
+
 pub fn params(args: &Args) -> KeyParams {
     KeyParams {
-        hint_source: HintSource::ChromaKey,
+        // The simulation hands the true matte over as the AlphaHint clip.
+        hint_source: if args.simulate_trained {
+            HintSource::Clip
+        } else {
+            HintSource::ChromaKey
+        },
         inference_size: args.size,
         refiner: RefinerParams {
             enabled: args.refiner,
@@ -58,15 +66,24 @@ pub fn run(
         } else {
             PathChoice::Auto
         },
+        simulate_trained_coarse: args.simulate_trained,
         ..Default::default()
     };
     // The sampler starts before the engine exists: its baseline is the device without us.
     let sampler = Sampler::start(gpu, std::process::id());
     let engine = Engine::new();
     let mut result = ModeResult::new("engine");
+    if args.simulate_trained {
+        result.notes.push(SIMULATION_NOTE.into());
+    }
     for i in 0..frames {
-        let src = match plates.frame(i) {
-            Ok(p) => p,
+        let frame = if args.simulate_trained {
+            plates.frame_and_matte(i).map(|(p, m)| (p, Some(m)))
+        } else {
+            plates.frame(i).map(|p| (p, None))
+        };
+        let (src, matte) = match frame {
+            Ok(f) => f,
             Err(e) => {
                 result.error = Some(format!("frame {i}: {e}"));
                 break;
@@ -74,7 +91,7 @@ pub fn run(
         };
         let input = FrameInput {
             source: &src,
-            hint: None,
+            hint: matte.as_ref(),
             garbage: None,
             core: None,
         };
@@ -97,7 +114,7 @@ pub fn run(
         );
         if i == 0 {
             result.warnings = out.warnings.clone();
-            result.notes = out.notes.clone();
+            result.notes.extend(out.notes.iter().cloned());
         }
         result.frames.push(FrameRow {
             index: i,
@@ -112,6 +129,7 @@ pub fn run(
             tiles_skipped: Some(s.tiles_skipped),
             device_peak_mib,
             process_peak_mib,
+            render_action_ms: None,
         });
     }
     if !args.cpu_path && result.error.is_none() {

@@ -15,6 +15,7 @@ use crate::plates::{flip_rows, PlateSource};
 use crate::report::ModeResult;
 use crate::stats::{summarise, FrameRow};
 use corridorkey::engine::{Device, TileSize};
+use corridorkey::ofx::engine_call::SIMULATE_TRAINED_COARSE_ENV as SIMULATE_ENV;
 
 /// The plugin's choice indices for the benchmark settings (plugin/src/ofx/params.rs orders).
 pub fn plugin_params(args: &Args) -> Result<Vec<(&'static str, String)>, String> {
@@ -40,7 +41,11 @@ pub fn plugin_params(args: &Args) -> Result<Vec<(&'static str, String)>, String>
         Device::Cpu => 3,
     };
     Ok(vec![
-        ("hintSource", "2".into()), // built-in chroma key, as in engine mode
+        // The built-in chroma key, as in engine mode; the simulation's true matte is the AlphaHint.
+        (
+            "hintSource",
+            if args.simulate_trained { "0" } else { "2" }.into(),
+        ),
         ("inputColour", "0".into()),
         ("show", "0".into()), // premultiplied
         ("quality", quality.to_string()),
@@ -69,6 +74,13 @@ pub fn run(
     gpu: Result<&Gpu, &str>,
 ) -> ModeResult {
     let mut result = ModeResult::new(Mode::Host.label());
+    if args.simulate_trained {
+        result
+            .notes
+            .push(crate::engine_mode::SIMULATION_NOTE.into());
+        // Read by the plugin on every render (plugin/src/ofx/engine_call.rs).
+        std::env::set_var(SIMULATE_ENV, "1");
+    }
     result.notes.push(format!(
         "bundle {} with its own ONNX Runtime {}; refiner batch and GPU index are the plugin's defaults",
         args.bundle.display(),
@@ -107,7 +119,17 @@ fn render_all(
         inst.set_param_text(name, value)?;
     }
     for i in 0..frames {
-        let src = plates.frame(i).map_err(|e| format!("frame {i}: {e}"))?;
+        let (src, matte) = if args.simulate_trained {
+            let (p, m) = plates
+                .frame_and_matte(i)
+                .map_err(|e| format!("frame {i}: {e}"))?;
+            (p, Some(m))
+        } else {
+            (
+                plates.frame(i).map_err(|e| format!("frame {i}: {e}"))?,
+                None,
+            )
+        };
         // OFX rows go bottom-up: flip so the plugin sees the same picture as the engine.
         let img = image_from_rgba(
             src.width,
@@ -117,6 +139,18 @@ fn render_all(
             Components::Rgba,
             false,
         )?;
+        if let Some(m) = matte {
+            let rgba: Vec<f32> = m.data.iter().flat_map(|&a| [a, a, a, a]).collect();
+            let hint = image_from_rgba(
+                m.width,
+                m.height,
+                &flip_rows(&rgba, m.width),
+                BitDepth::Float,
+                Components::Alpha,
+                false,
+            )?;
+            inst.set_input("AlphaHint", Input::Image(hint))?;
+        }
         drop(src);
         inst.set_input("Source", Input::Image(img))?;
         let req = RenderRequest {
@@ -142,12 +176,16 @@ fn render_all(
                 result.warnings.push(format!("{}: {}", m.kind, m.text));
             }
         }
-        eprintln!("host frame {i}: {total_ms:.1} ms");
+        eprintln!(
+            "host frame {i}: {total_ms:.1} ms (render action {:.1} ms)",
+            inst.last_render_action_ms().unwrap_or(f64::NAN)
+        );
         result.frames.push(FrameRow {
             index: i,
             total_ms,
             device_peak_mib,
             process_peak_mib,
+            render_action_ms: inst.last_render_action_ms(),
             ..Default::default()
         });
     }

@@ -4,12 +4,14 @@
 
 use std::path::{Path, PathBuf};
 
-use corridorkey::engine::RgbaImage;
+use corridorkey::engine::{MatteImage, RgbaImage};
 use rayon::prelude::*;
 
-/// One synthetic frame and the fraction of its pixels whose true alpha is above one half.
+/// One synthetic frame, its true alpha (top-down, `width * height`) and the fraction of its pixels
+/// whose true alpha is above one half.
 pub struct Plate {
     pub image: RgbaImage,
+    pub matte: Vec<f32>,
     pub coverage: f64,
 }
 
@@ -24,6 +26,29 @@ pub enum PlateSource {
 }
 
 impl PlateSource {
+    /// Frame `i` and its true matte (synthetic plates only: an EXR sequence has none).
+    pub fn frame_and_matte(&self, i: usize) -> Result<(RgbaImage, MatteImage), String> {
+        match self {
+            PlateSource::Synthetic {
+                width,
+                height,
+                seed,
+            } => {
+                let p = synthetic(*width, *height, i, *seed);
+                let matte = MatteImage {
+                    width: *width,
+                    height: *height,
+                    data: p.matte,
+                };
+                Ok((p.image, matte))
+            }
+            PlateSource::Exr(_) => Err(
+                "--simulate-trained needs the true matte of synthetic plates, not an EXR sequence"
+                    .into(),
+            ),
+        }
+    }
+
     /// Frame `i` (an EXR sequence repeats when asked for more frames than it has).
     pub fn frame(&self, i: usize) -> Result<RgbaImage, String> {
         match self {
@@ -246,9 +271,11 @@ fn screen(u: f32, v: f32, w_units: f32, grain: f32) -> [f32; 3] {
 /// Synthetic frame `frame` at `width` x `height`, linear RGB, alpha 1 (it is a plate).
 pub fn synthetic(width: usize, height: usize, frame: usize, seed: u64) -> Plate {
     let mut image = RgbaImage::new(width, height);
+    let mut matte = vec![0.0f32; width * height];
     if width == 0 || height == 0 {
         return Plate {
             image,
+            matte,
             coverage: 0.0,
         };
     }
@@ -258,15 +285,21 @@ pub fn synthetic(width: usize, height: usize, frame: usize, seed: u64) -> Plate 
     let covered: usize = image
         .data
         .par_chunks_mut(width * 4)
+        .zip(matte.par_chunks_mut(width))
         .enumerate()
-        .map(|(y, row)| {
+        .map(|(y, (row, alpha_row))| {
             let v = (y as f32 + 0.5) / hf;
             let mut n = 0;
-            for (x, px) in row.chunks_exact_mut(4).enumerate() {
+            for (x, (px, alpha)) in row
+                .chunks_exact_mut(4)
+                .zip(alpha_row.iter_mut())
+                .enumerate()
+            {
                 let u = (x as f32 + 0.5) / hf;
                 let grain = hash(x as u64, y as u64, fig.frame ^ (seed << 32));
                 let bg = screen(u, v, w_units, grain);
                 let (a, fg) = fig.sample(u, v);
+                *alpha = a;
                 n += (a > 0.5) as usize;
                 for c in 0..3 {
                     px[c] = a * fg[c] + (1.0 - a) * bg[c];
@@ -278,6 +311,7 @@ pub fn synthetic(width: usize, height: usize, frame: usize, seed: u64) -> Plate 
         .sum();
     Plate {
         image,
+        matte,
         coverage: covered as f64 / (width * height) as f64,
     }
 }

@@ -222,6 +222,13 @@ impl Report {
         if !m.memory.notes.is_empty() || !m.notes.is_empty() || !m.warnings.is_empty() {
             let _ = writeln!(md);
         }
+        if let Some(a) = m.summary.as_ref().and_then(|s| s.render_action_median_ms) {
+            let _ = writeln!(
+                md,
+                "The plugin's render action alone (median): {}; the rest of the host-mode time is the test host's own image set-up.\n",
+                ms(a)
+            );
+        }
         if let Some(st) = m.summary.as_ref().and_then(|s| s.stage_median_ms) {
             let s = m
                 .summary

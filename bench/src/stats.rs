@@ -16,6 +16,10 @@ pub struct FrameRow {
     pub device_peak_mib: Option<f64>,
     /// Peak of this process's GPU memory during the frame (NVML), MiB.
     pub process_peak_mib: Option<f64>,
+    /// Host mode: the plugin's render action alone (the rest of `total_ms` is the test host's own
+    /// image set-up, which a real host pays in its own way).
+    #[serde(default)]
+    pub render_action_ms: Option<f64>,
 }
 
 #[derive(Clone, Copy, Debug, Default, PartialEq, Serialize, Deserialize)]
@@ -39,6 +43,9 @@ pub struct Summary {
     pub stage_median_ms: Option<Stages>,
     pub tiles_run_median: Option<f64>,
     pub tiles_skipped_median: Option<f64>,
+    /// Host mode: median of the plugin's render action alone.
+    #[serde(default)]
+    pub render_action_median_ms: Option<f64>,
 }
 
 /// Nearest-rank percentile of ascending `sorted` (p in 0..=100): the smallest value with at least
@@ -85,6 +92,7 @@ pub fn summarise(rows: &[FrameRow]) -> Option<Summary> {
         }),
         _ => None,
     };
+    let action: Option<Vec<f64>> = warm.iter().map(|r| r.render_action_ms).collect();
     let count_median = |f: fn(&FrameRow) -> Option<usize>| {
         let v: Option<Vec<f64>> = warm.iter().map(|r| f(r).map(|n| n as f64)).collect();
         v.map(|v| median(&v))
@@ -100,6 +108,7 @@ pub fn summarise(rows: &[FrameRow]) -> Option<Summary> {
         stage_median_ms,
         tiles_run_median: count_median(|r| r.tiles_run),
         tiles_skipped_median: count_median(|r| r.tiles_skipped),
+        render_action_median_ms: action.map(|v| median(&v)),
     })
 }
 

@@ -258,6 +258,7 @@ impl Plugin {
             effect: e,
             context: context.to_owned(),
             destroyed: false,
+            last_render_action: Mutex::new(None),
         })
     }
 
@@ -342,9 +343,19 @@ pub struct Instance<'p> {
     effect: Arc<Effect>,
     context: String,
     destroyed: bool,
+    /// Wall time of the last kOfxImageEffectActionRender call alone (what a host pays the plugin,
+    /// without this host's own image set-up).
+    last_render_action: Mutex<Option<std::time::Duration>>,
 }
 
 impl Instance<'_> {
+    /// How long the last render action took inside the plugin (see [`Instance::render`]).
+    pub fn last_render_action_ms(&self) -> Option<f64> {
+        self.last_render_action
+            .lock()
+            .map(|d| d.as_secs_f64() * 1000.0)
+    }
+
     pub fn effect(&self) -> &Arc<Effect> {
         &self.effect
     }
@@ -731,12 +742,14 @@ impl Instance<'_> {
             a.set_int("OfxImageEffectPropSequentialRenderStatus", &[0]);
             a.set_int("OfxImageEffectPropInteractiveRenderStatus", &[0]);
             a.set_int("OfxImageEffectPropRenderQualityDraft", &[0]);
+            let t = std::time::Instant::now();
             let st = self.plugin.action(
                 "OfxImageEffectActionRender",
                 Some(&self.effect),
                 Some(&a),
                 None,
             );
+            *self.last_render_action.lock() = Some(t.elapsed());
             let r = self.check("OfxImageEffectActionRender", st, false);
             let st = self.plugin.action(
                 "OfxImageEffectActionEndSequenceRender",
