@@ -47,6 +47,13 @@ impl SessionError {
     }
 }
 
+/// `CORRIDORKEY_COARSE_MEMORY_PATTERN=0`: the coarse graph allocates tensor by tensor instead of
+/// one planned block (1.6 GB at S=2048), which a fragmented shared arena may not hold in one piece
+/// (a tuning knob; BENCHMARKS.md has the measurements behind the default).
+fn coarse_memory_pattern() -> bool {
+    std::env::var("CORRIDORKEY_COARSE_MEMORY_PATTERN").map_or(true, |v| v.trim() != "0")
+}
+
 /// A session on provider `p` (TensorRT only for the coarse graph, see `providers::dispatch`).
 pub fn build(
     env: &Environment,
@@ -69,7 +76,7 @@ pub fn build(
     } else {
         builder
     };
-    let mut builder = if role == Role::Coarse {
+    let mut builder = if role == Role::Coarse && coarse_memory_pattern() {
         builder
     } else {
         // Tile batches and sizes vary between frames: don't plan buffers per shape.

@@ -35,16 +35,32 @@ fn check(status: ort::sys::OrtStatusPtr) -> Result<(), ArenaRefused> {
     unsafe { ort::Error::result_from_status(status) }.map_err(ArenaRefused::from)
 }
 
+/// `CORRIDORKEY_ARENA_INITIAL_MB`: reserve the shared arena's first region in one piece of this
+/// size (MiB), so a frame's allocations come from one block instead of growing the arena request by
+/// request (a tuning knob for pipeline TDs; BENCHMARKS.md has the measurements behind the default).
+fn initial_chunk_mb() -> Option<usize> {
+    std::env::var("CORRIDORKEY_ARENA_INITIAL_MB")
+        .ok()
+        .and_then(|v| v.trim().parse().ok())
+        .filter(|&mb: &usize| mb > 0 && mb < (1 << 20))
+}
+
 fn register(env: &Environment, gpu: i32, cap_mb: usize) -> Result<(), ArenaRefused> {
     let api = ort::api();
-    let keys: [&CStr; 2] = [c"max_mem", c"arena_extend_strategy"];
-    let key_ptrs = keys.map(CStr::as_ptr);
+    let mut keys: Vec<&CStr> = vec![c"max_mem", c"arena_extend_strategy"];
     // 1 = kSameAsRequested: grow by what is asked, not to the next power of two.
-    let values: [usize; 2] = [cap_mb << 20, 1];
+    let mut values: Vec<usize> = vec![cap_mb << 20, 1];
+    if let Some(mb) = initial_chunk_mb() {
+        keys.push(c"initial_chunk_size_bytes");
+        values.push(mb << 20);
+    }
+    let key_ptrs: Vec<*const std::os::raw::c_char> = keys.iter().map(|k| k.as_ptr()).collect();
     let mut cfg: *mut ort::sys::OrtArenaCfg = std::ptr::null_mut();
-    // SAFETY: the key and value arrays have two entries each and outlive the call; `cfg` is a
-    // valid out pointer.
-    check(unsafe { (api.CreateArenaCfgV2)(key_ptrs.as_ptr(), values.as_ptr(), 2, &mut cfg) })?;
+    // SAFETY: the key and value arrays have the same length, passed as the count, and outlive the
+    // call; `cfg` is a valid out pointer.
+    check(unsafe {
+        (api.CreateArenaCfgV2)(key_ptrs.as_ptr(), values.as_ptr(), keys.len(), &mut cfg)
+    })?;
     let info = MemoryInfo::new(
         AllocationDevice::CUDA,
         gpu,
