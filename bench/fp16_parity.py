@@ -2,7 +2,8 @@
 
     python bench/fp16_parity.py --model-dir DIR --size 2048
 
-Runs coarse_<S> and the full-frame refiner in both precisions on a synthetic green-screen plate
+Runs coarse_<S> and the full-frame refiner in both precisions (and the fused-GroupNorm GPU refiner
+when the folder has one) on a synthetic green-screen plate
 prepared the upstream way, composes alpha/fg as upstream does, and prints mean/max abs errors per
 output as JSON (coarse logits, delta logits, final alpha and fg).
 """
@@ -29,9 +30,9 @@ def session(path: Path) -> ort.InferenceSession:
     return ort.InferenceSession(str(path), opts, providers=[cuda, "CPUExecutionProvider"])
 
 
-def forward(model_dir: Path, size: int, precision: str, x: np.ndarray) -> dict[str, np.ndarray]:
+def forward(model_dir: Path, size: int, precision: str, x: np.ndarray, refiner_role: str = "refiner") -> dict[str, np.ndarray]:
     coarse = session(model_dir / f"coarse_{size}.{precision}.onnx")
-    refiner = session(model_dir / f"refiner.{precision}.onnx")
+    refiner = session(model_dir / f"{refiner_role}.{precision}.onnx")
     t0 = time.perf_counter()
     a_log, f_log = coarse.run(["alpha_logits", "fg_logits"], {"image": x})
     t1 = time.perf_counter()
@@ -64,6 +65,13 @@ def main() -> None:
     for k in ("alpha_logits", "fg_logits", "delta_logits", "alpha", "fg"):
         err = np.abs(ref[k].astype(np.float64) - half[k].astype(np.float64))
         report[k] = {"mean_abs": float(err.mean()), "max_abs": float(err.max())}
+    # The GPU refiner (fused GroupNorm, refiner_gpu.fp16) against the same fp32 reference.
+    if (args.model_dir / "refiner_gpu.fp16.onnx").is_file():
+        gpu = forward(args.model_dir, args.size, "fp16", x, "refiner_gpu")
+        report["refiner_gpu"] = {"timing": gpu["_ms"]}
+        for k in ("delta_logits", "alpha", "fg"):
+            err = np.abs(ref[k].astype(np.float64) - gpu[k].astype(np.float64))
+            report["refiner_gpu"][k] = {"mean_abs": float(err.mean()), "max_abs": float(err.max())}
     print(json.dumps(report, indent=1))
 
 
