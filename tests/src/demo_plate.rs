@@ -95,8 +95,8 @@ impl LayerBuf {
             return;
         }
         let i = y * self.w + x;
-        for c in 0..3 {
-            self.rgb[i][c] = colour[c] * a + self.rgb[i][c] * (1.0 - a);
+        for (dst, src) in self.rgb[i].iter_mut().zip(colour) {
+            *dst = src * a + *dst * (1.0 - a);
         }
         self.a[i] = a + self.a[i] * (1.0 - a);
     }
@@ -387,7 +387,7 @@ fn screen_light(u: f32, v: f32, creases: &[(f32, f32, f32)]) -> f32 {
 /// The demo plate (and its true alpha) at `width` x `height`.
 pub fn demo_plate(width: usize, height: usize) -> Plate {
     let shot = Shot::new(width, height);
-    let mut rng = Rng(0x00c0_441d_0c_7e57);
+    let mut rng = Rng(0x0000_c044_1d0c_7e57);
     let mut fig = LayerBuf::new(width, height);
     paint_figure(&shot, &mut fig);
     paint_strands(&shot, &mut rng, &mut fig);

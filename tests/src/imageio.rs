@@ -246,10 +246,11 @@ pub fn write_exr_layers(
     Ok(clamp)
 }
 
-/// Every channel of an EXR's first part by full name (`R`, `matte.A`, ...), as f32 rows bottom-up.
-pub fn read_exr_channels(
-    path: &Path,
-) -> std::result::Result<(usize, usize, Vec<(String, Vec<f32>)>), String> {
+/// Channels by full name (`R`, `matte.A`, ...), each as f32 rows bottom-up.
+pub type Channels = Vec<(String, Vec<f32>)>;
+
+/// Every channel of an EXR's first part, with its width and height.
+pub fn read_exr_channels(path: &Path) -> std::result::Result<(usize, usize, Channels), String> {
     let image = read()
         .no_deep_data()
         .largest_resolution_level()

@@ -48,8 +48,11 @@ pub struct Report {
     json: Option<Box<dyn Write>>,
     /// Plain lines go to stderr when stdout carries the JSON log.
     lines_to_stderr: bool,
+    /// Frames reported, and how many of them were rendered (skipped ones do not count for the ETA).
     done: usize,
+    rendered: usize,
     total: usize,
+    to_render: usize,
     start: std::time::Instant,
 }
 
@@ -77,7 +80,9 @@ impl Report {
             lines_to_stderr: log_json == Some(Path::new("-")),
             json,
             done: 0,
+            rendered: 0,
             total,
+            to_render: total,
             start: std::time::Instant::now(),
         })
     }
@@ -93,6 +98,11 @@ impl Report {
 
     pub fn frame(&mut self, r: &FrameRecord) -> Result<(), String> {
         self.done += 1;
+        if r.outcome == Outcome::Skipped {
+            self.to_render -= 1;
+        } else {
+            self.rendered += 1;
+        }
         let tiles = r
             .tiles
             .map(|(run, skip)| format!(", tiles {run} run / {skip} skipped"))
@@ -123,7 +133,12 @@ impl Report {
                     b.println(format!("  warning: {w}"));
                 }
                 b.set_message(format!("frame {}", r.frame));
-                b.inc(1);
+                if r.outcome == Outcome::Skipped {
+                    // Out of the bar altogether, so its rate and ETA are those of rendered frames.
+                    b.dec_length(1);
+                } else {
+                    b.inc(1);
+                }
             }
             None => {
                 let eta = self.eta_text();
@@ -166,11 +181,11 @@ impl Report {
     }
 
     fn eta_text(&self) -> String {
-        if self.done == 0 || self.done >= self.total {
+        if self.rendered == 0 || self.rendered >= self.to_render {
             return String::new();
         }
-        let per = self.start.elapsed().as_secs_f64() / self.done as f64;
-        let left = per * (self.total - self.done) as f64;
+        let per = self.start.elapsed().as_secs_f64() / self.rendered as f64;
+        let left = per * (self.to_render - self.rendered) as f64;
         format!(
             ", ETA {}",
             indicatif::HumanDuration(std::time::Duration::from_secs_f64(left))
