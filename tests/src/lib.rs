@@ -407,7 +407,8 @@ impl Instance<'_> {
     pub fn set_string(&self, name: &str, v: &str) -> Result<(), String> {
         self.set_param(name, ParamValue::Str(v.to_owned()))
     }
-    /// Sets a param from text: by its type (int/bool/choice: integer or choice label; double; string).
+    /// Sets a param from text: by its type (int/bool/choice: integer or choice label, any case;
+    /// double; string). Values outside the declared range are refused.
     pub fn set_param_text(&self, name: &str, text: &str) -> Result<(), String> {
         let p = self
             .effect
@@ -425,6 +426,7 @@ impl Instance<'_> {
                     Err(_) => labels
                         .iter()
                         .position(|l| l == text)
+                        .or_else(|| labels.iter().position(|l| l.eq_ignore_ascii_case(text)))
                         .ok_or_else(|| format!("{name}: no choice {text:?} in {labels:?}"))?
                         as i32,
                 };

@@ -32,7 +32,7 @@ fn assert_keys_frame(path: &std::path::Path, frame: i64, w: usize, h: usize) {
 
 const HINT: [&str; 6] = [
     "--show",
-    "Hint",
+    "hint",
     "--param",
     "hintSource=Built-in chroma key",
     "--param",
