@@ -27,9 +27,19 @@ export CORRIDORKEY_ORT_GPU_LIB := $(ORT_GPU_LIB)
 export CORRIDORKEY_FIXTURES := $(FIXTURES)
 export CORRIDORKEY_BUNDLE := $(BUNDLE)
 
-.PHONY: demo test lint build bundle fixtures export bench venv ort pytest cargo-test clean
+.PHONY: demo test lint build bundle fixtures export bench venv ort pytest cargo-test clean system-deps
 
 ## ---- set-up (idempotent) ----
+# System packages (apt, as root or with password-less sudo; otherwise it stops with the command to
+# run): checked once per make run before anything builds, by what the build calls, so it costs a
+# few milliseconds on a machine that has them. `make test` also needs python3-venv and the
+# rustfmt/clippy components; every other target needs what `make demo` does.
+SYSTEM_DEPS := $(if $(filter test lint pytest cargo-test venv fixtures export,$(MAKECMDGOALS)),test,demo)
+system-deps:
+	@bash tools/system-deps.sh $(SYSTEM_DEPS)
+# Order-only: the check runs first without making the files below out of date.
+build lint $(ORT_LIB) $(ORT_GPU_LIB) $(VENV)/.installed: | system-deps
+
 venv: $(VENV)/.installed
 $(VENV)/.installed: onnx-export/requirements.txt onnx-export/pyproject.toml
 	test -x $(PY) || python3 -m venv $(VENV)
@@ -51,8 +61,11 @@ $(ORT_GPU_LIB):
 build:
 	cargo build --release --workspace
 
+# The stamp (build/.bundle-built) says when the bundle and ofx-render were last built (`make demo`).
+BUNDLE_STAMP := $(BUILD)/.bundle-built
 bundle: build $(ORT_LIB) $(if $(filter 1,$(GPU)),$(ORT_GPU_LIB))
 	bash bundle/make-bundle.sh $(BUNDLE) $(ROOT)/target/release $(if $(filter 1,$(GPU)),$(ORT_GPU_DIR),$(ORT_CPU_DIR))
+	@touch $(BUNDLE_STAMP)
 
 ## ---- models ----
 fixtures: venv
@@ -64,8 +77,19 @@ export: venv
 	    --size $(SIZE) --out $(BUILD)/models
 
 ## ---- the two commands ----
-demo: bundle
-	bash bundle/demo.sh $(BUNDLE) $(DEMO_OUT) $(DEMO_SIZE)
+# `make demo` rebuilds only when a source is newer than the last bundle, so a demo right after
+# `make test` starts keying at once.
+BUNDLE_SOURCES := $(shell find plugin/src plugin/kernels plugin/build.rs plugin/Cargo.toml ofx-bindings \
+	tests/src bundle/models -type f 2>/dev/null) \
+	Cargo.toml Cargo.lock tests/Cargo.toml bundle/make-bundle.sh bundle/Info.plist \
+	bundle/org.corridorkey.CorridorKey.png
+$(BUNDLE_STAMP): $(BUNDLE_SOURCES) | system-deps
+	$(MAKE) bundle
+RENDER := $(ROOT)/target/release/ofx-render
+$(RENDER): | system-deps
+	$(MAKE) bundle
+demo: system-deps $(BUNDLE_STAMP) $(RENDER)
+	bash bundle/demo.sh $(BUNDLE) $(DEMO_OUT) $(DEMO_SIZE) $(RENDER)
 
 lint:
 	cargo fmt --all --check
@@ -78,7 +102,7 @@ pytest: venv
 cargo-test: bundle fixtures $(ORT_GPU_LIB)
 	cargo test --release --workspace --all-targets
 
-test: lint pytest cargo-test
+test: system-deps lint pytest cargo-test
 
 # The benchmark crate (bench/): engine and/or bundle via the test host, NVML memory, ORT arena
 # statistics, the PyTorch reference (--torch); `ck-bench --help`. Built by `make build`.

@@ -1,9 +1,14 @@
 //! Plate I/O for `ofx-render` and the tests: EXR (linear) and PNG (sRGB) in, half-float PXR24 EXR
-//! and an sRGB PNG preview out. Pixels in memory are RGBA f32 rows bottom-up (OFX order); files
-//! are top-down, so rows are flipped at the edges.
+//! (RGBA, optionally with named single-channel layers) and sRGB PNGs out. Pixels in memory are RGBA
+//! f32 rows bottom-up (OFX order); files are top-down, so rows are flipped at the edges.
+//!
+//! Every file is written to a hidden temporary file in the destination folder, synced and renamed
+//! into place, so a killed writer never leaves a half-written frame under the final name.
 
 use exr::prelude::*;
-use std::path::Path;
+use std::fs::File;
+use std::io::{BufWriter, Write};
+use std::path::{Path, PathBuf};
 
 /// An RGBA f32 image, rows bottom-up.
 #[derive(Clone, Debug)]
@@ -86,46 +91,281 @@ pub fn read_image(path: &Path, keep_srgb: bool) -> std::result::Result<Rgba, Str
     })
 }
 
+/// Values a half float cannot hold, counted while writing (they are clamped, never written as
+/// infinities or NaN).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct HalfClamp {
+    /// Finite values beyond +-65504 (and infinities), written as +-65504.
+    pub clamped: usize,
+    /// NaN, written as 0.
+    pub nan: usize,
+}
+
+impl HalfClamp {
+    fn half(&mut self, v: f32) -> f16 {
+        if v.is_nan() {
+            self.nan += 1;
+            f16::ZERO
+        } else if v.abs() > f16::MAX.to_f32() {
+            self.clamped += 1;
+            if v > 0.0 {
+                f16::MAX
+            } else {
+                f16::MIN
+            }
+        } else {
+            f16::from_f32(v)
+        }
+    }
+
+    pub fn is_clean(&self) -> bool {
+        self.clamped == 0 && self.nan == 0
+    }
+
+    /// A one-line warning, or None when every value fitted.
+    pub fn warning(&self) -> Option<String> {
+        if self.is_clean() {
+            return None;
+        }
+        let mut parts = Vec::new();
+        if self.clamped > 0 {
+            parts.push(format!(
+                "{} values beyond the half-float range clamped to +-65504",
+                self.clamped
+            ));
+        }
+        if self.nan > 0 {
+            parts.push(format!("{} NaN values written as 0", self.nan));
+        }
+        Some(parts.join(", "))
+    }
+}
+
+/// The hidden temporary file a write goes to before it is renamed to `path`.
+pub fn partial_path(path: &Path) -> PathBuf {
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    path.with_file_name(format!(".{name}.partial"))
+}
+
+/// Writes through `write` into [`partial_path`], syncs it and renames it to `path`.
+pub fn write_atomic(
+    path: &Path,
+    write: impl FnOnce(&mut BufWriter<&File>) -> std::result::Result<(), String>,
+) -> std::result::Result<(), String> {
+    let tmp = partial_path(path);
+    let result = (|| {
+        let file = File::create(&tmp).map_err(|e| format!("{}: {e}", tmp.display()))?;
+        let mut w = BufWriter::new(&file);
+        write(&mut w)?;
+        w.flush().map_err(|e| format!("{}: {e}", tmp.display()))?;
+        drop(w);
+        file.sync_all()
+            .map_err(|e| format!("{}: {e}", tmp.display()))?;
+        std::fs::rename(&tmp, path).map_err(|e| format!("{}: {e}", path.display()))
+    })();
+    if result.is_err() {
+        let _ = std::fs::remove_file(&tmp);
+    }
+    result
+}
+
 /// Writes linear half-float RGBA with PXR24 compression.
-pub fn write_exr(path: &Path, img: &Rgba) -> std::result::Result<(), String> {
+pub fn write_exr(path: &Path, img: &Rgba) -> std::result::Result<HalfClamp, String> {
+    write_exr_layers(path, img, &[])
+}
+
+/// Writes linear half-float RGBA (channels R, G, B, A) plus one single-channel layer per entry of
+/// `layers` (channel `<name>.A`, the layer convention Nuke and Natron read as `<name>.alpha`), all in
+/// one PXR24 part. Layer data is `width * height` values, rows bottom-up like `img`.
+pub fn write_exr_layers(
+    path: &Path,
+    img: &Rgba,
+    layers: &[(&str, &[f32])],
+) -> std::result::Result<HalfClamp, String> {
     let (w, h) = (img.width, img.height);
-    let channels = SpecificChannels::rgba(|Vec2(x, y): Vec2<usize>| {
-        let i = ((h - 1 - y) * w + x) * 4;
-        let d = &img.data[i..i + 4];
-        (
-            f16::from_f32(d[0]),
-            f16::from_f32(d[1]),
-            f16::from_f32(d[2]),
-            f16::from_f32(d[3]),
-        )
-    });
+    if w == 0 || h == 0 {
+        return Err(format!("{}: empty image ({w}x{h})", path.display()));
+    }
+    if img.data.len() != w * h * 4 {
+        return Err(format!(
+            "{}: RGBA data does not match {w}x{h}",
+            path.display()
+        ));
+    }
+    let mut clamp = HalfClamp::default();
+    let mut channels = Vec::with_capacity(4 + layers.len());
+    for (c, name) in ["R", "G", "B", "A"].into_iter().enumerate() {
+        let mut v = Vec::with_capacity(w * h);
+        for y in 0..h {
+            let row = &img.data[(h - 1 - y) * w * 4..(h - y) * w * 4];
+            v.extend(row.chunks_exact(4).map(|p| clamp.half(p[c])));
+        }
+        channels.push(AnyChannel::new(name, FlatSamples::F16(v)));
+    }
+    for (name, data) in layers {
+        if data.len() != w * h {
+            return Err(format!(
+                "{}: layer {name} does not match {w}x{h}",
+                path.display()
+            ));
+        }
+        let mut v = Vec::with_capacity(w * h);
+        for y in 0..h {
+            v.extend(
+                data[(h - 1 - y) * w..(h - y) * w]
+                    .iter()
+                    .map(|x| clamp.half(*x)),
+            );
+        }
+        channels.push(AnyChannel::new(
+            format!("{name}.A").as_str(),
+            FlatSamples::F16(v),
+        ));
+    }
     let encoding = Encoding {
         compression: Compression::PXR24,
         blocks: Blocks::ScanLines,
         line_order: LineOrder::Increasing,
     };
-    let layer = Layer::new((w, h), LayerAttributes::named("rgba"), encoding, channels);
-    Image::from_layer(layer)
-        .write()
-        .to_file(path)
-        .map_err(|e| format!("{}: {e}", path.display()))
+    let layer = Layer::new(
+        (w, h),
+        LayerAttributes::named("rgba"),
+        encoding,
+        AnyChannels::sort(SmallVec::from_vec(channels)),
+    );
+    let image = Image::from_layer(layer);
+    write_atomic(path, |out| {
+        image
+            .write()
+            .to_buffered(out)
+            .map_err(|e| format!("{}: {e}", path.display()))
+    })?;
+    Ok(clamp)
+}
+
+/// Channels by full name (`R`, `matte.A`, ...), each as f32 rows bottom-up.
+pub type Channels = Vec<(String, Vec<f32>)>;
+
+/// Every channel of an EXR's first part, with its width and height.
+pub fn read_exr_channels(path: &Path) -> std::result::Result<(usize, usize, Channels), String> {
+    let image = read()
+        .no_deep_data()
+        .largest_resolution_level()
+        .all_channels()
+        .first_valid_layer()
+        .all_attributes()
+        .from_file(path)
+        .map_err(|e| format!("{}: {e}", path.display()))?;
+    let layer = image.layer_data;
+    let (w, h) = (layer.size.width(), layer.size.height());
+    let channels = layer
+        .channel_data
+        .list
+        .iter()
+        .map(|c| {
+            let top_down: Vec<f32> = c.sample_data.values_as_f32().collect();
+            let mut v = Vec::with_capacity(w * h);
+            for y in (0..h).rev() {
+                v.extend_from_slice(&top_down[y * w..(y + 1) * w]);
+            }
+            (c.name.to_string(), v)
+        })
+        .collect();
+    Ok((w, h, channels))
+}
+
+/// Width and height from an EXR header (data window) or a PNG header, without decoding pixels.
+pub fn image_size(path: &Path) -> std::result::Result<(usize, usize), String> {
+    if is_png(path) {
+        let (w, h) =
+            image::image_dimensions(path).map_err(|e| format!("{}: {e}", path.display()))?;
+        return Ok((w as usize, h as usize));
+    }
+    let meta = exr::meta::MetaData::read_from_file(path, false)
+        .map_err(|e| format!("{}: {e}", path.display()))?;
+    let header = meta
+        .headers
+        .first()
+        .ok_or_else(|| format!("{}: no image in the file", path.display()))?;
+    Ok((header.layer_size.width(), header.layer_size.height()))
+}
+
+/// An 8-bit sRGB PNG of linear RGB rows (bottom-up) with `channels` per pixel, top-down.
+pub fn srgb8(data: &[f32], w: usize, h: usize, channels: usize) -> image::RgbImage {
+    let mut buf = image::RgbImage::new(w as u32, h as u32);
+    let q = |v: f32| (linear_to_srgb(v).clamp(0.0, 1.0) * 255.0).round() as u8;
+    for y in 0..h {
+        for x in 0..w {
+            let i = ((h - 1 - y) * w + x) * channels;
+            let p = &data[i..i + channels];
+            let (r, g, b) = if channels >= 3 {
+                (p[0], p[1], p[2])
+            } else {
+                (p[0], p[0], p[0])
+            };
+            buf.put_pixel(x as u32, y as u32, image::Rgb([q(r), q(g), q(b)]));
+        }
+    }
+    buf
+}
+
+/// Writes an RGB PNG atomically.
+pub fn write_png(path: &Path, img: &image::RgbImage) -> std::result::Result<(), String> {
+    write_atomic(path, |out| {
+        img.write_to(out, image::ImageFormat::Png)
+            .map_err(|e| format!("{}: {e}", path.display()))
+    })
 }
 
 /// Writes an 8-bit sRGB PNG preview of the RGB channels (a premultiplied image reads as "over black").
 pub fn write_png_preview(path: &Path, img: &Rgba) -> std::result::Result<(), String> {
-    let (w, h) = (img.width, img.height);
-    let mut buf = image::RgbImage::new(w as u32, h as u32);
-    for y in 0..h {
-        for x in 0..w {
-            let i = ((h - 1 - y) * w + x) * 4;
-            let q = |v: f32| (linear_to_srgb(v).clamp(0.0, 1.0) * 255.0).round() as u8;
-            buf.put_pixel(
-                x as u32,
-                y as u32,
-                image::Rgb([q(img.data[i]), q(img.data[i + 1]), q(img.data[i + 2])]),
-            );
-        }
+    write_png(path, &srgb8(&img.data, img.width, img.height, 4))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn half_clamp_counts_and_replaces() {
+        let mut c = HalfClamp::default();
+        assert_eq!(c.half(1.5).to_f32(), 1.5);
+        assert_eq!(c.half(65504.0).to_f32(), 65504.0);
+        assert_eq!(c.half(1e6).to_f32(), 65504.0);
+        assert_eq!(c.half(f32::NEG_INFINITY).to_f32(), -65504.0);
+        assert_eq!(c.half(f32::NAN).to_f32(), 0.0);
+        assert_eq!(c, HalfClamp { clamped: 2, nan: 1 });
+        assert!(c.warning().unwrap().contains("2 values"));
     }
-    buf.save(path)
-        .map_err(|e| format!("{}: {e}", path.display()))
+
+    #[test]
+    fn layers_round_trip_and_no_partial_file_is_left() {
+        let dir = std::env::temp_dir().join(format!("imageio-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let (w, h) = (5, 3);
+        let data: Vec<f32> = (0..w * h * 4).map(|i| i as f32 / 64.0).collect();
+        let matte: Vec<f32> = (0..w * h).map(|i| i as f32 / 16.0).collect();
+        let img = Rgba {
+            width: w,
+            height: h,
+            data,
+        };
+        let path = dir.join("l.exr");
+        let c = write_exr_layers(&path, &img, &[("matte", &matte)]).unwrap();
+        assert!(c.is_clean());
+        assert!(!partial_path(&path).exists());
+        let (rw, rh, ch) = read_exr_channels(&path).unwrap();
+        assert_eq!((rw, rh), (w, h));
+        let get = |n: &str| &ch.iter().find(|(name, _)| name == n).unwrap().1;
+        assert_eq!(get("matte.A"), &matte);
+        let g: Vec<f32> = img.data.chunks(4).map(|p| p[1]).collect();
+        assert_eq!(get("G"), &g);
+        assert_eq!(image_size(&path).unwrap(), (w, h));
+        let back = read_image(&path, false).unwrap();
+        assert_eq!(back.data, img.data);
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
 }

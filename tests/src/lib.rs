@@ -5,6 +5,7 @@
 //! plugin posts recorded. The raw FFI is in `ofx_host_bindings` (ofx-bindings/host); this crate is
 //! safe code.
 
+pub mod demo_plate;
 pub mod imageio;
 pub mod synthetic;
 
@@ -46,11 +47,22 @@ pub fn workspace_root() -> PathBuf {
         .unwrap_or_default()
 }
 
-/// `$CORRIDORKEY_BUNDLE`, else `<root>/build/CorridorKey.ofx.bundle`.
+/// The bundle's folder name.
+pub const BUNDLE_NAME: &str = "CorridorKey.ofx.bundle";
+
+/// `$CORRIDORKEY_BUNDLE`, else the first `CorridorKey.ofx.bundle` in a folder of `$OFX_PLUGIN_PATH`
+/// (as a host finds it, relative entries included), else `<root>/build/CorridorKey.ofx.bundle`.
 pub fn bundle_path() -> PathBuf {
-    std::env::var_os("CORRIDORKEY_BUNDLE")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| workspace_root().join("build/CorridorKey.ofx.bundle"))
+    if let Some(b) = std::env::var_os("CORRIDORKEY_BUNDLE") {
+        return PathBuf::from(b);
+    }
+    std::env::var_os("OFX_PLUGIN_PATH")
+        .and_then(|paths| {
+            std::env::split_paths(&paths)
+                .map(|dir| dir.join(BUNDLE_NAME))
+                .find(|b| b.is_dir())
+        })
+        .unwrap_or_else(|| workspace_root().join("build").join(BUNDLE_NAME))
 }
 
 /// The ELF inside a bundle.
@@ -85,6 +97,9 @@ pub fn test_model_dir() -> Option<PathBuf> {
 /// A loaded plugin: the binary plus its cached descriptors.
 pub struct Plugin {
     loaded: LoadedPlugin,
+    /// The bundle path as the caller gave it (relative or not): what a host passes as
+    /// `kOfxPluginPropFilePath`.
+    bundle: PathBuf,
     descriptor: Mutex<Option<Arc<Effect>>>,
     contexts: Mutex<HashMap<String, Arc<Effect>>>,
 }
@@ -102,6 +117,7 @@ impl Plugin {
         let loaded = LoadedPlugin::open(&bin, config).map_err(|e| e.to_string())?;
         let p = Plugin {
             loaded,
+            bundle: bundle.to_path_buf(),
             descriptor: Mutex::new(None),
             contexts: Mutex::new(HashMap::new()),
         };
@@ -199,6 +215,8 @@ impl Plugin {
         props.set_int("OfxImageEffectPropSupportsMultipleClipPARs", &[0]);
         props.set_int("OfxImageEffectPluginPropFieldRenderTwiceAlways", &[1]);
         props.set_int("OfxImageEffectInstancePropSequentialRender", &[0]);
+        // Hosts give the bundle folder as they found it (a relative OFX_PLUGIN_PATH stays relative).
+        props.set_str("OfxPluginPropFilePath", &[&self.bundle.to_string_lossy()]);
         props.seal_defaults();
         let d = Effect::new_descriptor(props);
         let st = self
@@ -266,6 +284,26 @@ impl Plugin {
     pub fn unload(&self) -> Status {
         self.loaded.action("OfxActionUnload", None, None, None)
     }
+}
+
+/// A value outside a param's declared `OfxParamPropMin`/`Max` is refused (as a host UI would).
+fn check_range(props: &PropSet, name: &str, v: f64) -> Result<(), String> {
+    let bound = |key: &str| -> Option<f64> {
+        match props.get(key)? {
+            PropValue::Double(d) => d.first().copied(),
+            PropValue::Int(i) => i.first().map(|x| f64::from(*x)),
+            _ => None,
+        }
+    };
+    let (lo, hi) = (bound("OfxParamPropMin"), bound("OfxParamPropMax"));
+    if lo.is_some_and(|lo| v < lo) || hi.is_some_and(|hi| v > hi) {
+        return Err(format!(
+            "{name}: {v} is outside its range {}..{}",
+            lo.map_or("".into(), |x| x.to_string()),
+            hi.map_or("".into(), |x| x.to_string())
+        ));
+    }
+    Ok(())
 }
 
 /// Host-side clip properties for an instance clip, from the image it hands out (if any).
@@ -381,7 +419,8 @@ impl Instance<'_> {
     pub fn set_string(&self, name: &str, v: &str) -> Result<(), String> {
         self.set_param(name, ParamValue::Str(v.to_owned()))
     }
-    /// Sets a param from text: by its type (int/bool/choice: integer or choice label; double; string).
+    /// Sets a param from text: by its type (int/bool/choice: integer or choice label, any case;
+    /// double; string). Values outside the declared range are refused.
     pub fn set_param_text(&self, name: &str, text: &str) -> Result<(), String> {
         let p = self
             .effect
@@ -394,26 +433,44 @@ impl Instance<'_> {
                     .props()
                     .get_str("OfxParamPropChoiceOption")
                     .unwrap_or_default();
-                match text.parse::<i32>() {
-                    Ok(i) => ParamValue::Int(vec![i]),
-                    Err(_) => ParamValue::Int(vec![labels
+                let i = match text.parse::<i32>() {
+                    Ok(i) => i,
+                    Err(_) => labels
                         .iter()
                         .position(|l| l == text)
+                        .or_else(|| labels.iter().position(|l| l.eq_ignore_ascii_case(text)))
                         .ok_or_else(|| format!("{name}: no choice {text:?} in {labels:?}"))?
-                        as i32]),
+                        as i32,
+                };
+                if i < 0 || i as usize >= labels.len() {
+                    return Err(format!(
+                        "{name}: choice {i} out of range 0..{} ({labels:?})",
+                        labels.len().saturating_sub(1)
+                    ));
                 }
+                ParamValue::Int(vec![i])
             }
             "OfxParamTypeBoolean" => ParamValue::Int(vec![match text {
                 "1" | "true" | "on" | "yes" => 1,
                 "0" | "false" | "off" | "no" => 0,
                 _ => return Err(format!("{name}: not a boolean: {text}")),
             }]),
-            "OfxParamTypeInteger" => ParamValue::Int(vec![text
-                .parse()
-                .map_err(|_| format!("{name}: not an int: {text}"))?]),
-            "OfxParamTypeDouble" => ParamValue::Double(vec![text
-                .parse()
-                .map_err(|_| format!("{name}: not a number: {text}"))?]),
+            "OfxParamTypeInteger" => {
+                let v: i32 = text
+                    .parse()
+                    .map_err(|_| format!("{name}: not an int: {text}"))?;
+                check_range(p.props(), name, f64::from(v))?;
+                ParamValue::Int(vec![v])
+            }
+            "OfxParamTypeDouble" => {
+                let v: f64 = text
+                    .parse()
+                    .ok()
+                    .filter(|v: &f64| v.is_finite())
+                    .ok_or_else(|| format!("{name}: not a number: {text}"))?;
+                check_range(p.props(), name, v)?;
+                ParamValue::Double(vec![v])
+            }
             "OfxParamTypeString" => ParamValue::Str(text.to_owned()),
             t => return Err(format!("{name}: cannot set a {t} from text")),
         };

@@ -227,7 +227,7 @@ pub const DEFINITIONS: &[ParamDef<'static>] = &[
         animates: false,
     },
     ParamDef::String {
-        common: c(INFO, "Info", "Model, inference size, precision and device in use, and the last frame time.", None),
+        common: c(INFO, "Info", "Model, inference size, precision and device in use, the last frame time and the refiner tiles run / skipped.", None),
         default: "",
         mode: StringMode::SingleLine,
         enabled: false,

@@ -1,4 +1,9 @@
 //! Where the plugin's bundle is, and from it the model folder and the ONNX Runtime library.
+//!
+//! Every path leaves here absolute: a host started with a relative `OFX_PLUGIN_PATH` dlopens the
+//! binary by a relative name (so both `kOfxPluginPropFilePath` and our own dladdr path are
+//! relative), and ONNX Runtime must be loaded by absolute path. Relative paths are resolved against
+//! the working directory at the time they are read, which is the host's launch folder.
 
 use std::path::{Path, PathBuf};
 
@@ -8,6 +13,13 @@ use crate::engine::{Device, RuntimeConfig};
 pub const ORT_LIBRARY_NAME: &str = "libonnxruntime.so.1.31.1";
 /// The bundle's binary folder for this platform.
 pub const ARCH_DIR: &str = "Linux-x86-64";
+
+/// `p` made absolute against the working directory (lexically: symlinks and `..` are kept, as the
+/// user wrote them). An empty path or an unreadable working directory leaves `p` as it is; the
+/// engine then reports the path it could not use.
+pub fn absolute(p: &Path) -> PathBuf {
+    std::path::absolute(p).unwrap_or_else(|_| p.to_path_buf())
+}
 
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct BundlePaths {
@@ -21,6 +33,7 @@ impl BundlePaths {
     /// From `kOfxPluginPropFilePath` (spec: the bundle folder; some hosts give the .ofx file) or
     /// from the shared object's own path.
     pub fn from_plugin_path(p: &Path) -> Option<BundlePaths> {
+        let p = &absolute(p);
         let is_binary = p.extension().is_some_and(|e| e == "ofx" || e == "so");
         if is_binary {
             let binary_dir = p.parent()?.to_path_buf();
@@ -91,17 +104,17 @@ impl Env {
     }
 }
 
-/// The model folder: the param, else `$CORRIDORKEY_MODEL_DIR`, else the bundle's.
+/// The model folder: the param, else `$CORRIDORKEY_MODEL_DIR`, else the bundle's (absolute).
 pub fn model_dir(param: &str, env: &Env, bundle: Option<&BundlePaths>) -> PathBuf {
     if !param.trim().is_empty() {
-        return PathBuf::from(param.trim());
+        return absolute(Path::new(param.trim()));
     }
     if let Some(d) = &env.model_dir {
-        return PathBuf::from(d.trim());
+        return absolute(Path::new(d.trim()));
     }
     bundle
         .map(|b| b.default_model_dir())
-        .unwrap_or_else(|| PathBuf::from("models"))
+        .unwrap_or_else(|| absolute(Path::new("models")))
 }
 
 /// The engine's runtime settings from the node's Device page and the environment.
@@ -116,7 +129,7 @@ pub fn runtime_config(
         model_dir: model_dir(model_folder, env, bundle),
         ort_library: bundle
             .map(|b| b.ort_library())
-            .unwrap_or_else(|| PathBuf::from(ORT_LIBRARY_NAME)),
+            .unwrap_or_else(|| absolute(Path::new(ORT_LIBRARY_NAME))),
         device,
         gpu_mem_limit_mb: gpu_memory_mb.max(0) as usize,
         gpu_index: env
@@ -124,7 +137,10 @@ pub fn runtime_config(
             .as_deref()
             .and_then(|g| g.trim().parse().ok())
             .unwrap_or(0),
-        engine_cache_dir: env.engine_cache.as_ref().map(|d| PathBuf::from(d.trim())),
+        engine_cache_dir: env
+            .engine_cache
+            .as_ref()
+            .map(|d| absolute(Path::new(d.trim()))),
     }
 }
 
@@ -193,6 +209,38 @@ mod tests {
             model_dir(" ", &Env::default(), Some(&b)),
             b.default_model_dir()
         );
+    }
+
+    #[test]
+    fn relative_paths_become_absolute_against_the_working_directory() {
+        let cwd = std::env::current_dir().unwrap();
+        for given in [
+            "build/CorridorKey.ofx.bundle",
+            "./build/CorridorKey.ofx.bundle/",
+            "build/CorridorKey.ofx.bundle/Contents/Linux-x86-64/CorridorKey.ofx",
+        ] {
+            let b = BundlePaths::from_plugin_path(Path::new(given)).unwrap();
+            assert_eq!(
+                b.binary_dir,
+                cwd.join("build/CorridorKey.ofx.bundle/Contents/Linux-x86-64"),
+                "{given}"
+            );
+            assert!(b.ort_library().is_absolute() && b.default_model_dir().is_absolute());
+        }
+        let env = Env {
+            model_dir: Some("farm/models".into()),
+            engine_cache: Some("trt-cache".into()),
+            ..Default::default()
+        };
+        assert_eq!(model_dir(" my/models ", &env, None), cwd.join("my/models"));
+        assert_eq!(model_dir("", &env, None), cwd.join("farm/models"));
+        assert!(model_dir("", &Env::default(), None).is_absolute());
+        let r = runtime_config("", Device::Cpu, 0, &env, None);
+        assert!(r.ort_library.is_absolute(), "{}", r.ort_library.display());
+        assert_eq!(r.engine_cache_dir, Some(cwd.join("trt-cache")));
+        let rel = BundlePaths::from_plugin_path(Path::new("rel/CorridorKey.ofx.bundle")).unwrap();
+        let r = runtime_config("", Device::Cpu, 0, &Env::default(), Some(&rel));
+        assert!(r.ort_library.is_absolute() && r.model_dir.is_absolute());
     }
 
     #[test]

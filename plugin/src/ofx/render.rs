@@ -191,9 +191,13 @@ fn render_inner(effect: &ImageEffect, in_args: &PropertySet, inst: &Instance) ->
                 }
             ));
             if may_set_params_in_render() {
+                // The refiner's tile counts go on the info line: the only place a host (and
+                // `ofx-render --log-json`) can see how much of the frame the sparse refiner skipped.
                 let info = format!(
-                    "{} | last frame {ms:.0} ms",
-                    engine_call::describe(&s.runtime, s.params.inference_size)
+                    "{} | last frame {ms:.0} ms, refiner tiles {} run / {} skipped",
+                    engine_call::describe(&s.runtime, s.params.inference_size),
+                    out.stats.tiles_run,
+                    out.stats.tiles_skipped
                 );
                 inst.set_info(effect, &info);
             }

@@ -113,3 +113,91 @@ pub fn empty_dir(tag: &str) -> PathBuf {
     std::fs::create_dir_all(&d).unwrap();
     d
 }
+
+/// Driving the built `ofx-render` binary.
+pub mod cli {
+    use std::path::{Path, PathBuf};
+    use std::process::{Command, Output};
+
+    pub fn ofx_render() -> Command {
+        let mut c = Command::new(env!("CARGO_BIN_EXE_ofx-render"));
+        c.env_remove("CORRIDORKEY_TEST_PANIC");
+        c.env_remove("CORRIDORKEY_LOG");
+        c
+    }
+
+    pub struct Run {
+        pub code: Option<i32>,
+        pub stdout: String,
+        pub stderr: String,
+    }
+
+    impl Run {
+        pub fn text(&self) -> String {
+            format!("{}{}", self.stdout, self.stderr)
+        }
+    }
+
+    pub fn run(c: &mut Command) -> Run {
+        let out: Output = c.output().expect("ofx-render runs");
+        Run {
+            code: out.status.code(),
+            stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+        }
+    }
+
+    pub fn ok(c: &mut Command) -> Run {
+        let r = run(c);
+        assert_eq!(r.code, Some(0), "ofx-render failed: {}", r.text());
+        r
+    }
+
+    pub fn s(p: &Path) -> &str {
+        p.to_str().unwrap()
+    }
+
+    /// Writes the sample plate of `frame` to `path`.
+    pub fn sample(path: &Path, w: usize, h: usize, frame: i64) {
+        ok(ofx_render().args([
+            "--write-sample-plate",
+            s(path),
+            "--size",
+            &format!("{w}x{h}"),
+            "--frame",
+            &frame.to_string(),
+        ]));
+    }
+
+    /// `plate.NNNN.exr` for each frame in `dir`.
+    pub fn sample_sequence(dir: &Path, frames: impl IntoIterator<Item = i64>, w: usize, h: usize) {
+        std::fs::create_dir_all(dir).unwrap();
+        for f in frames {
+            sample(&dir.join(format!("plate.{f:04}.exr")), w, h, f);
+        }
+    }
+
+    /// The network on the CPU: the test model folder and Device = CPU.
+    pub fn model_args() -> Vec<String> {
+        let dir: PathBuf = ofx_test_host::test_model_dir().unwrap();
+        vec![
+            "--model-dir".into(),
+            dir.to_str().unwrap().into(),
+            "--param".into(),
+            "device=3".into(),
+        ]
+    }
+
+    /// The files in `dir` (names, sorted; hidden ones too).
+    pub fn files(dir: &Path) -> Vec<String> {
+        let mut v: Vec<String> = std::fs::read_dir(dir)
+            .map(|d| {
+                d.flatten()
+                    .map(|e| e.file_name().to_string_lossy().into_owned())
+                    .collect()
+            })
+            .unwrap_or_default();
+        v.sort();
+        v
+    }
+}
