@@ -129,7 +129,7 @@ def _add_synth_commands(sub) -> None:
     q = sub.add_parser("quality", help="SAD/MSE/gradient/connectivity of a model folder's models and of the built-in "
                        "hint on the held-out sets (by seed and by generator), per screen colour")
     q.add_argument("--model-dir", type=Path, required=True)
-    q.add_argument("--count", type=int, default=24, help="plates per screen and set")
+    q.add_argument("--count", type=int, default=16, help="plates per screen and set (about 20 s each on 2 cores)")
     q.add_argument("--height", type=int, default=576)
     q.add_argument("--width", type=int, default=1024)
     q.add_argument("--screens", default="green,blue", help="screen colours to score (default both)")

@@ -190,7 +190,7 @@ def summarise(rows: list[dict]) -> dict:
     return out
 
 
-def run_report(model_dir: Path, out: Path, count: int = 24, height: int = 576, width: int = 1024,
+def run_report(model_dir: Path, out: Path, count: int = 16, height: int = 576, width: int = 1024,
                precision: str | None = None, screens: tuple[str, ...] = SCREENS, sheet_rows: int = SHEET_ROWS,
                echo=print) -> dict:
     """Score every screen's model in `model_dir` (hint only for a screen without one) on both held-out

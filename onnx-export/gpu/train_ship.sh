@@ -14,7 +14,7 @@
 # Environment:
 #   CK_TRAIN_CPUS     CPU threads (and DataLoader workers with --data workers) for this job; default: nproc,
 #                     which honours taskset (e.g. taskset -c 0-15 ... start 0 green; taskset -c 16-31 ... start 1 blue)
-#   CK_TRAIN_MINUTES  wall budget of the whole job in minutes (default 13.5: training ~11, export + eval ~2.5)
+#   CK_TRAIN_MINUTES  wall budget of the job in minutes (default 13: training 10.5, export + eval 2.5; + ~0.5 start-up)
 #   CK_TRAIN_DEVICE   torch device (default cuda; GPU_INDEX is applied through CUDA_VISIBLE_DEVICES)
 #   CK_TRAIN_ARGS     extra arguments for `ship` (e.g. "--batch 24"; the tests pass a tiny CPU plan)
 #   CK_TRAIN_HOME     parent folder of the jobs (default $HOME/ck-train)

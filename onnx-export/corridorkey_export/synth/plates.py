@@ -232,21 +232,25 @@ def make_plates(batch: int, height: int, width: int, g: torch.Generator, device=
     alpha = st.alpha
     straight = st.prem / alpha.clamp(min=1e-6)
 
-    # Spill and bounce: the screen's light on the subject near its edges, through its thin and
-    # translucent parts, and (weaker) everywhere; the held-out family also lights one side only.
+    # Spill and bounce. Reflected: the subject's own colour lit partly by the screen (near its edges
+    # most, weaker everywhere), so it scales with the surface's albedo: dark cloth stays dark, skin
+    # and white shirts turn the screen's hue. Transmitted: light through thin and translucent parts
+    # (hair, smoke, fabric), added. The held-out family also lights one side more than the other.
     k = 2 * int(max(3, m // 48)) + 1
     edge = gaussian_blur(1.0 - alpha, k) * (alpha > 0).float()
     thin = (1.0 - alpha) * (alpha > 0).float()
-    spill = v(r.u(b, lo=0.0, hi=0.45)) * edge + v(r.u(b, lo=0.0, hi=0.5)) * thin
-    spill = spill + v(r.u(b, lo=0, hi=0.04)) * (1 + smooth_noise(r, b, 1, h, w, 3))
+    reflect = v(r.u(b, lo=0.0, hi=0.45)) * edge + v(r.u(b, lo=0, hi=0.12)) * (1 + 0.5 * smooth_noise(r, b, 1, h, w, 3))
+    transmit = v(r.u(b, lo=0.0, hi=0.35)) * thin + v(r.u(b, lo=0.0, hi=0.06)) * edge
     if holdout:
         x, _ = grid(h, w, device)
         ramp = torch.where(v(r.p(b, 0.5)) > 0, x / w, 1 - x / w)
         one_sided = v(r.p(b, 0.6))
-        spill = spill * (one_sided * (0.3 + 1.4 * ramp) + (1 - one_sided))
-    spill = spill.clamp(0, 0.8)
+        side = one_sided * (0.3 + 1.4 * ramp) + (1 - one_sided)
+        reflect, transmit = reflect * side, transmit * side
+    reflect, transmit = reflect.clamp(0, 0.7), transmit.clamp(0, 0.5)
     lit = local_mean(scr, 0.05 * m)
-    spilled = straight * (1 - 0.3 * spill) + spill * lit
+    tint = lit / lit.mean(1, keepdim=True).clamp(min=1e-4)
+    spilled = straight * ((1 - reflect) + reflect * tint) + transmit * lit
 
     # Motion blur and defocus of the subject (the screen stays sharp): premultiplied colours and alpha.
     moving = r.p(b, min(0.8, 0.3 * boost))

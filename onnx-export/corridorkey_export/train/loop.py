@@ -216,5 +216,7 @@ def train(out: Path, minutes: float, recipe: Recipe | None = None, resume: bool 
     save()
     summary = {"step": step, "elapsed_s": round(elapsed, 1), "steps_this_call": steps_this_call,
                "wall_s": round(time.monotonic() - t_start, 1), "weights": str(out / weights_name)}
+    if dev.type == "cuda":
+        summary["max_memory_gib"] = round(torch.cuda.max_memory_allocated(dev) / 2**30, 2)
     echo(json.dumps({"done": summary}))
     return summary

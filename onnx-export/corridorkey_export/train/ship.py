@@ -46,7 +46,7 @@ class Plan:
     batch: int = 32
     ft_size: int = 1024
     ft_batch: int = 8
-    minutes: float = 13.5          # wall budget of the whole job (start to collectable files)
+    minutes: float = 13.0          # wall budget of the whole job (python start-up excluded, ~0.5 min)
     reserve_minutes: float = 2.5   # kept for export + evaluation + record
     ft_fraction: float = 0.25      # share of the training time spent at ft_size
     lr: float = 1e-3
