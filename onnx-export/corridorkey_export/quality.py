@@ -218,7 +218,7 @@ def run_report(model_dir: Path, out: Path, count: int = 16, height: int = 576, w
         results["screens"][screen] = entry
     results["seconds"] = round(time.time() - t0, 1)
     (out / "results.json").write_text(json.dumps(results, indent=2) + "\n")
-    (out / "report.md").write_text(render_markdown(results))
+    (out / "report.md").write_text(render_markdown(results, notes=(out / "notes.md").is_file()))
     return results
 
 
@@ -226,7 +226,7 @@ def _fmt(x: float, m: str) -> str:
     return f"{x:.5f}" if m == "mse" else f"{x:.3f}"
 
 
-def render_markdown(res: dict) -> str:
+def render_markdown(res: dict, notes: bool = False) -> str:
     h, w = res["plate"]
     lines = [
         "# Quality on held-out synthetic plates",
@@ -248,6 +248,9 @@ def render_markdown(res: dict) -> str:
         "means over plates; lower is better. The target is issue 14's bound on model SAD / hint SAD.",
         "",
     ]
+    if notes:
+        lines += ["Hand-written notes beside this generated report (fp32 vs fp16 on CPU, what the model still gets "
+                  "wrong): [notes.md](notes.md).", ""]
     for screen, entry in res["screens"].items():
         lines.append(f"## {screen.capitalize()} screen")
         lines.append("")

@@ -15,9 +15,11 @@ from ..preprocess import srgb_to_linear
 
 SCREENS = ("green", "blue")
 # Hue (degrees, HSV) of each screen, and the band around it that foreground colours stay out of, so the
-# screen is the only thing of its colour (the ground truth would be ambiguous otherwise).
-SCREEN_HUE = {"green": 125.0, "blue": 222.0}
-AVOID_HALF_WIDTH = {"green": 55.0, "blue": 42.0}
+# screen is the only thing of its colour (the ground truth would be ambiguous otherwise). The bands
+# hold the built-in key's hue range (green 70..170 deg, blue 180..260 deg) plus the +-12 deg training
+# jitters it by: green 60..190, blue 170..270.
+SCREEN_HUE = {"green": 125.0, "blue": 220.0}
+AVOID_HALF_WIDTH = {"green": 65.0, "blue": 50.0}
 
 
 def check_screen(screen: str) -> str:
@@ -161,7 +163,7 @@ def suppress_screen_hue(lin: torch.Tensor, screen: str) -> torch.Tensor:
     hue = torch.where(mx == r_, ((g_ - b_) / d) % 6, torch.where(mx == g_, (b_ - r_) / d + 2, (r_ - g_) / d + 4)) * 60.0
     dist = torch.abs(((hue - SCREEN_HUE[screen]) + 180.0) % 360.0 - 180.0)
     half = AVOID_HALF_WIDTH[screen]
-    keep = ((dist - half * 0.6) / (half * 0.5)).clamp(0, 1)  # 0 inside the band, 1 well outside
+    keep = ((dist - half) / 25.0).clamp(0, 1)  # 0 inside the band, full chroma 25 deg outside it
     sat = (mx - mn) / mx.clamp(min=1e-6)
     keep = torch.where(sat < 0.08, torch.ones_like(keep), keep)
     luma = (0.2126 * r_ + 0.7152 * g_ + 0.0722 * b_)

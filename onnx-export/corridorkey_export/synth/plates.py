@@ -32,7 +32,8 @@ import torch
 from ..preprocess import linear_to_srgb, srgb_to_linear
 from . import camera, hair, photos, shapes, translucent
 from . import screen as screens
-from .common import Rng, affine_sample, check_screen, grid, local_mean, random_colour, smooth_noise, v
+from .common import (Rng, affine_sample, check_screen, grid, local_mean, random_colour, smooth_noise,
+                     suppress_screen_hue, v)
 from .hint import gaussian_blur
 
 FAMILIES = ("train", "holdout")
@@ -54,8 +55,9 @@ def _procedural(r: Rng, b: int, h: int, w: int, base: torch.Tensor, strength: to
     """Straight linear colour field: base colour, shading, noise, and stripes or checks on some plates."""
     x, y = grid(h, w, r.device)
     m = float(min(h, w))
-    col = base.view(b, 3, 1, 1) * (1.0 + v(strength) * smooth_noise(r, b, 3, h, w, 6))
-    col = col * (1.0 + 0.3 * smooth_noise(r, b, 1, h, w, 2))
+    # Shading and wear vary the brightness a lot and the hue a little (a cloth stays its colour).
+    shade = 1.0 + v(strength) * smooth_noise(r, b, 1, h, w, 6) + 0.3 * smooth_noise(r, b, 1, h, w, 2)
+    col = base.view(b, 3, 1, 1) * shade.clamp(min=0.05) * (1.0 + 0.12 * v(strength) * smooth_noise(r, b, 3, h, w, 6))
     ang = r.u(b, lo=0, hi=math.pi)
     freq = r.u(b, lo=8, hi=60) * 2 * math.pi / m
     t = v(freq) * (x * v(torch.cos(ang)) + y * v(torch.sin(ang)))
@@ -64,7 +66,7 @@ def _procedural(r: Rng, b: int, h: int, w: int, base: torch.Tensor, strength: to
     kind = r.u(b)
     second = random_colour(r, b, screen).view(b, 3, 1, 1)
     pattern = torch.where(v(kind) < 0.2, stripes, torch.where(v(kind) < 0.3, checks, torch.zeros_like(stripes)))
-    return (col * (1 - pattern) + second * pattern).clamp(0.0, 1.0)
+    return suppress_screen_hue((col * (1 - pattern) + second * pattern).clamp(0.0, 1.0), screen)
 
 
 def _photo(r: Rng, b: int, h: int, w: int, bank: tuple[torch.Tensor, torch.Tensor], screen: str) -> torch.Tensor:
@@ -232,10 +234,11 @@ def make_plates(batch: int, height: int, width: int, g: torch.Generator, device=
     alpha = st.alpha
     straight = st.prem / alpha.clamp(min=1e-6)
 
-    # Spill and bounce. Reflected: the subject's own colour lit partly by the screen (near its edges
-    # most, weaker everywhere), so it scales with the surface's albedo: dark cloth stays dark, skin
-    # and white shirts turn the screen's hue. Transmitted: light through thin and translucent parts
-    # (hair, smoke, fabric), added. The held-out family also lights one side more than the other.
+    # Spill and bounce. Reflected: the screen's light (its radiance, relative to a key light of 1)
+    # adds to the key light on the subject, near its edges most and weaker everywhere, so it scales
+    # with the surface's albedo: dark cloth stays dark, skin and white shirts get a fringe of the
+    # screen's hue. Transmitted: light through thin and translucent parts (hair, smoke, fabric),
+    # added. The held-out family also lights one side more than the other.
     k = 2 * int(max(3, m // 48)) + 1
     edge = gaussian_blur(1.0 - alpha, k) * (alpha > 0).float()
     thin = (1.0 - alpha) * (alpha > 0).float()
@@ -249,8 +252,7 @@ def make_plates(batch: int, height: int, width: int, g: torch.Generator, device=
         reflect, transmit = reflect * side, transmit * side
     reflect, transmit = reflect.clamp(0, 0.7), transmit.clamp(0, 0.5)
     lit = local_mean(scr, 0.05 * m)
-    tint = lit / lit.mean(1, keepdim=True).clamp(min=1e-4)
-    spilled = straight * ((1 - reflect) + reflect * tint) + transmit * lit
+    spilled = straight * (1.0 - 0.2 * reflect + 1.5 * reflect * lit) + transmit * lit
 
     # Motion blur and defocus of the subject (the screen stays sharp): premultiplied colours and alpha.
     moving = r.p(b, min(0.8, 0.3 * boost))
