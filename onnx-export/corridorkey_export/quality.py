@@ -232,8 +232,8 @@ def render_markdown(res: dict, notes: bool = False) -> str:
         "# Quality on held-out synthetic plates",
         "",
         f"Model folder `{res['model_dir']}`, ONNX Runtime CPU, whole-frame refiner. Per screen colour and held-out "
-        f"set: {res['count']} plates of {w}x{h}. Regenerate with `python -m corridorkey_export quality "
-        f"--model-dir bundle/models --out docs/quality --count {res['count']}` (from `onnx-export/`).",
+        f"set: {res['count']} plates of {w}x{h}. Regenerate with `cd onnx-export && ../.venv/bin/python -m "
+        f"corridorkey_export quality --model-dir ../bundle/models --out ../docs/quality --count {res['count']}`.",
         "",
         "Held-out sets: **seed** = the training generator on seeds training never draws; **generator** = the "
         "held-out generator configuration (other shapes: polygons, the horse silhouette, rings; other hair: "

@@ -3,7 +3,7 @@
 scikit-image's `skimage/data/` folder holds a few dozen sample images inside the installed package;
 others in its data set are fetched on first use, and those are never used here: files are read from the
 package folder by name, nothing is downloaded. Which names exist depends on the installed version, so
-each set keeps what is present and requires a minimum number.
+each set keeps what is present (with a warning) and needs at least one.
 
 The sets are disjoint: training textures, held-out textures (the held-out generator's texture source)
 and the held-out generator's silhouettes (the horse).
@@ -12,6 +12,7 @@ and the held-out generator's silhouettes (the horse).
 from __future__ import annotations
 
 import functools
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -28,7 +29,6 @@ HOLDOUT_PHOTOS = ("rocket.jpg", "retina.jpg", "ihc.png", "gravel.png", "moon.png
 # Silhouettes (dark figure on light ground) for the held-out generator's shapes.
 HOLDOUT_SILHOUETTES = ("horse.png",)
 BANK_SIZE = 512
-MIN_PHOTOS = 3
 
 
 class PhotoError(RuntimeError):
@@ -75,8 +75,11 @@ def _square(img: torch.Tensor, size: int) -> torch.Tensor:
 @functools.lru_cache(maxsize=8)
 def _bank_cpu(names: tuple[str, ...], size: int) -> torch.Tensor:
     present = available(names)
-    if len(present) < min(MIN_PHOTOS, len(names)):
-        raise PhotoError(f"scikit-image's bundled data has only {present} of {list(names)} in {data_dir()}")
+    if not present:
+        raise PhotoError(f"none of {list(names)} in scikit-image's bundled data ({data_dir()})")
+    if len(present) < len(names):
+        # Another scikit-image version may ship fewer sample images: train with what is there, say so.
+        warnings.warn(f"scikit-image's bundled data lacks {sorted(set(names) - set(present))}; using {present}")
     imgs = [_square(torch.from_numpy(_read(n)).permute(2, 0, 1).contiguous(), size) for n in present]
     return torch.stack(imgs).clamp(0, 1)
 

@@ -191,7 +191,11 @@ def ship(out: Path, plan: Plan | None = None, resume: bool = False, device: str 
     if state["phase"] == "eval":
         t = time.monotonic()
         model = build_model(plan.variant, plan.export_size, wpath, None)
-        state["eval"] = evaluate(model, plan, device, echo)
+        try:
+            state["eval"] = evaluate(model, plan, device, echo)
+        except Exception as e:  # numbers are a courtesy here: never lose the trained model over them
+            state["eval"] = {"error": f"{type(e).__name__}: {e}"}
+            traceback.print_exc()
         if not state.get("export_error"):
             try:
                 state["eval"]["ort_fp16_vs_torch"] = _ort_check(out / "export", model, plan.screen, plan.eval_height,
@@ -230,6 +234,8 @@ def evaluate(model, plan: Plan, device: str, echo=print) -> dict:
 
 def make_record(out: Path, plan: Plan, state: dict) -> dict:
     """Everything the install step and the docs need, in one file."""
+    from ..synth import photos
+
     run = out / "run"
     manifest_path = out / "export" / "manifest.json"
     log = []
@@ -245,6 +251,8 @@ def make_record(out: Path, plan: Plan, state: dict) -> dict:
         "eval": state.get("eval"),
         "timings": state.get("timings"),
         "torch": torch.__version__,
+        "photos": {"train": photos.available(photos.TRAIN_PHOTOS),
+                   "holdout": photos.available(photos.HOLDOUT_PHOTOS + photos.HOLDOUT_SILHOUETTES)},
         "device": torch.cuda.get_device_name(0) if torch.cuda.is_available() else "cpu",
         "train_log": log,
     }
