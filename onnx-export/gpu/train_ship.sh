@@ -76,10 +76,15 @@ collect)
     colour_ok "$colour"; [[ -n "$dest" ]] || die "usage: collect COLOUR DIR"
     dir=$HOME_DIR/$colour
     [[ "$(phase_of "$dir")" == done ]] || die "$colour: job not done (phase '$(phase_of "$dir")'); see status"
-    mapfile -t files < <(PYTHONPATH="$ROOT/onnx-export" "$PY" -c '
-import sys
-from corridorkey_export.train.ship import collect_files
-print("\n".join(str(p) for p in collect_files(sys.argv[1], sys.argv[2])))' "$dir" "$colour")
+    # What leaves the machine: the record, the graphs it lists, the weights (plain json, no torch import).
+    mapfile -t files < <("$PY" -c '
+import json, pathlib, sys
+out, screen = pathlib.Path(sys.argv[1]), sys.argv[2]
+rec = json.loads((out / f"ship_{screen}.json").read_text())
+files = [out / f"ship_{screen}.json"]
+files += [out / "export" / g["file"] for g in (rec.get("manifest") or {}).get("graphs", [])]
+files += [out / rec["weights"]["file"]] if rec.get("weights") else []
+print("\n".join(map(str, files)))' "$dir" "$colour")
     (( ${#files[@]} >= 1 && ${#files[@]} <= 4 )) || die "$colour: ${#files[@]} files to collect (expected 1..4)"
     mkdir -p "$dest"
     for f in "${files[@]}"; do

@@ -257,17 +257,3 @@ def make_record(out: Path, plan: Plan, state: dict) -> dict:
         "train_log": log,
     }
 
-
-def collect_files(out: Path, screen: str) -> list[Path]:
-    """The files that leave the machine: graphs, record, weights (at most 4, each < 16 MiB)."""
-    out = Path(out)
-    rec_path = out / record_name(screen)
-    if not rec_path.is_file():
-        raise ShipError(f"{rec_path} missing: the job has not finished (status shows its phase)")
-    rec = json.loads(rec_path.read_text())
-    files = [rec_path]
-    if rec.get("manifest"):
-        files += [out / "export" / g["file"] for g in rec["manifest"]["graphs"]]
-    if rec.get("weights"):
-        files.append(out / rec["weights"]["file"])
-    return files
