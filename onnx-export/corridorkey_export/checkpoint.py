@@ -11,7 +11,7 @@ from pathlib import Path
 import torch
 import torch.nn.functional as F
 
-from .model import GreenFormer
+from .model import VARIANTS, GreenFormer
 
 COMPILE_PREFIX = "_orig_mod."
 
@@ -85,6 +85,23 @@ def load_into(model: GreenFormer, state: dict[str, torch.Tensor]) -> None:
     if problems:
         raise CheckpointError(f"checkpoint does not match GreenFormer/{model.variant.name}: " + " | ".join(problems))
     model.load_state_dict({k: v.to(expected[k].dtype) for k, v in state.items()}, strict=True)
+
+
+def infer_variant(state: dict[str, torch.Tensor]) -> str:
+    """The architecture variant whose shapes a state dict has (embed width, block count, decoder and
+    refiner widths), so any GreenFormer checkpoint, official or trained here, exports without naming it."""
+    try:
+        embed = state["encoder.model.patch_embed.proj.weight"].shape[0]
+        blocks = len({k.split(".")[3] for k in state if k.startswith("encoder.model.blocks.")})
+        decoder = state["alpha_decoder.linear_c1.proj.weight"].shape[0]
+        refiner = state["refiner.stem.0.weight"].shape[0]
+    except (KeyError, IndexError) as e:
+        raise CheckpointError(f"not a GreenFormer state dict (no {e})") from None
+    for name, v in VARIANTS.items():
+        if (v.embed_dim, sum(v.stages), v.decoder_dim, v.refiner_channels) == (embed, blocks, decoder, refiner):
+            return name
+    raise CheckpointError(f"no known GreenFormer variant has embed {embed}, {blocks} blocks, decoder {decoder}, "
+                          f"refiner {refiner} (known: {', '.join(VARIANTS)})")
 
 
 def load_checkpoint(path: Path, variant: str, img_size: int) -> GreenFormer:

@@ -3,10 +3,13 @@ import struct
 import zlib
 
 import numpy as np
+import pytest
 import torch
 
 from corridorkey_export.cli import main
-from corridorkey_export.quality import OnnxModel, sad, summarise, write_png
+from corridorkey_export.metrics import sad
+from corridorkey_export.quality import (HELDOUT, TILE_W, OnnxModel, TorchKeyer, builtin_hint, heldout_plate, summarise,
+                                        write_png)
 from corridorkey_export.synth.hint import chroma_key
 from corridorkey_export.synth.plates import make_plates
 
@@ -50,34 +53,54 @@ def test_onnx_path_matches_pytorch_forward(small_export):
     with torch.no_grad():
         a_pt = model(torch.cat([normalise(rgb), hint], 1))["alpha"]
     assert (a_ort - a_pt).abs().max() < 1e-4
+    # The training machine's PyTorch keyer takes the same path (any plate size).
+    q = heldout_plate("green", "generator", 0, 72, 96)
+    h = builtin_hint(q)
+    diff = (TorchKeyer(model).alpha(q.plate, bool(q.is_linear[0]), h) - ort_model.alpha(q.plate, bool(q.is_linear[0]), h))
+    assert diff.abs().max() < 1e-4
 
 
-def test_summary_reduction_and_bar():
-    rows = [{"linear": True, "hint_sad": 10.0, "hint_mse": 0.1, "model_sad": 6.0, "model_mse": 0.05},
-            {"linear": False, "hint_sad": 10.0, "hint_mse": 0.1, "model_sad": 8.0, "model_mse": 0.05}]
+def test_summary_ratio():
+    rows = [{"linear": True, "hint": {"sad": 10.0, "mse": 0.1, "grad": 2.0, "conn": 4.0},
+             "model": {"sad": 2.0, "mse": 0.05, "grad": 1.0, "conn": 1.0}},
+            {"linear": False, "hint": {"sad": 10.0, "mse": 0.1, "grad": 2.0, "conn": 4.0},
+             "model": {"sad": 4.0, "mse": 0.05, "grad": 1.0, "conn": 3.0}}]
     s = summarise(rows)
-    assert abs(s["sad_reduction"] - 0.3) < 1e-9 and s["passes_30pct_sad"]
-    assert s["linear"]["model_sad"] == 6.0 and s["srgb"]["plates"] == 1
-    assert not summarise([{**rows[1]}])["passes_30pct_sad"]
+    assert s["plates"] == 2 and s["linear"] == 1
+    assert s["ratio"]["sad"] == pytest.approx(0.3) and s["ratio"]["conn"] == pytest.approx(0.5)
+    assert "model" not in summarise([{"linear": True, "hint": rows[0]["hint"]}])
+
+
+def test_heldout_sets_differ_by_generator_not_only_seed():
+    assert HELDOUT["seed"][0] == "train" and HELDOUT["generator"][0] == "holdout"
+    a, b = heldout_plate("blue", "seed", 0, 32, 48), heldout_plate("blue", "seed", 0, 32, 48)
+    assert torch.equal(a.plate, b.plate) and a.screen == "blue"
 
 
 def test_quality_cli_writes_report_and_sheets(small_export, tmp_path, capsys):
     _, folder = small_export
     out = tmp_path / "q"
-    assert main(["quality", "--model-dir", str(folder), "--seed", "11", "--count", "2", "--height", "40",
-                 "--width", "72", "--out", str(out)]) == 0
-    assert "SAD hint" in capsys.readouterr().out
+    assert main(["quality", "--model-dir", str(folder), "--count", "2", "--height", "40", "--width", "72",
+                 "--out", str(out)]) == 0
+    printed = capsys.readouterr().out
+    assert "green seed: SAD hint" in printed and "blue generator: SAD hint" in printed and "no model" in printed
     res = json.loads((out / "results.json").read_text())
-    assert res["summary"]["count"] == 2 and len(res["plates"]) == 2
-    for r in res["plates"]:
-        for k in ("hint_sad", "model_sad", "hint_mse", "model_mse"):
-            assert np.isfinite(r[k]) and r[k] >= 0
+    green, blue = res["screens"]["green"], res["screens"]["blue"]
+    assert green["model"]["variant"] == "small" and blue["model"] is None
+    for set_name in ("seed", "generator"):
+        rows = green["sets"][set_name]["plates"]
+        assert len(rows) == 2
+        for r in rows:
+            for who in ("hint", "model"):
+                assert all(np.isfinite(r[who][m]) and r[who][m] >= 0 for m in ("sad", "mse", "grad", "conn"))
+        assert "model" not in blue["sets"][set_name]["plates"][0]
+        assert green["sets"][set_name]["summary"]["target_sad_ratio"] in (0.15, 0.25)
     # The hint's score is reproducible from the same held-out plate.
-    from corridorkey_export.quality import plate_generator
-
-    p = make_plates(1, 40, 72, plate_generator(11, 0), "cpu")
-    assert abs(sad(chroma_key(p.srgb), p.alpha) - res["plates"][0]["hint_sad"]) < 1e-9
+    p = heldout_plate("green", "generator", 1, 40, 72)
+    assert sad(builtin_hint(p), p.alpha) == pytest.approx(green["sets"]["generator"]["plates"][1]["hint"]["sad"])
     text = (out / "report.md").read_text()
-    assert "SAD" in text and "contact_01.png" in text
-    sheet = _read_png(out / "contact_01.png")
-    assert sheet.shape[1] == 4 * 256 + 3 * 4 and sheet.shape[0] > 2 * 40
+    assert "## Green screen" in text and "## Blue screen" in text and "No blue model" in text
+    assert "contact_green_generator.png" in text and "target" in text
+    sheet = _read_png(out / "contact_green_seed.png")
+    assert sheet.shape[1] == 4 * TILE_W + 3 * 4 and sheet.shape[0] > 2 * 20
+    assert _read_png(out / "contact_blue_seed.png").shape[1] == 3 * TILE_W + 2 * 4

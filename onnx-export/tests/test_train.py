@@ -21,11 +21,47 @@ def test_batches_replay_by_seed_and_step():
 def test_losses_vanish_at_ground_truth_only():
     b = make_batch(2, 32, 1, 0, "cpu")
     out = {"alpha": b.alpha, "fg": b.fg, "alpha_logits": torch.zeros(2, 1, 8, 8)}
-    t = losses(out, b.alpha, b.fg, b.bg)
-    for k in ("alpha", "grad", "fg", "comp"):
+    t = losses(out, b.alpha, b.fg, b.bg, unknown_weight=2.0)
+    for k in ("alpha", "grad", "fg", "comp", "unknown"):
         assert float(t[k]) < 1e-6, k
     worse = losses({**out, "alpha": (b.alpha + 0.2).clamp(0, 1)}, b.alpha, b.fg, b.bg)
     assert float(worse["alpha"]) > 0.05 and float(worse["total"]) > float(t["total"])
+
+
+def test_unknown_band_weights_only_the_semi_transparent_region():
+    from corridorkey_export.train.losses import unknown_band
+
+    gt = torch.zeros(1, 1, 16, 16)
+    gt[..., :, 8:] = 1.0
+    gt[..., 4, 2] = 0.5
+    band = unknown_band(gt, grow=1)
+    assert band[0, 0, 4, 2] == 1 and band[0, 0, 3, 1] == 1 and band[0, 0, 12, 12] == 0 and band[0, 0, 12, 4] == 0
+    off = {"alpha": gt.clone(), "fg": torch.zeros(1, 3, 16, 16), "alpha_logits": torch.zeros(1, 1, 4, 4)}
+    off["alpha"][..., 4, 2] = 0.0  # wrong only inside the band
+    lo = losses(off, gt, torch.zeros(1, 3, 16, 16), torch.zeros(1, 3, 16, 16), unknown_weight=0.0)
+    hi = losses(off, gt, torch.zeros(1, 3, 16, 16), torch.zeros(1, 3, 16, 16), unknown_weight=4.0)
+    assert float(hi["unknown"]) > 0.01 and float(hi["total"] - lo["total"]) == pytest.approx(4.0 * float(hi["unknown"]))
+
+
+def test_blue_batches_and_transparent_focus():
+    g = make_batch(2, 48, 3, 1, "cpu", screen="green")
+    b = make_batch(2, 48, 3, 1, "cpu", screen="blue")
+    # Same draws, another screen: the ground truth is the same, the plate's background is blue.
+    assert torch.equal(g.alpha, b.alpha) and not torch.equal(g.x, b.x)
+    bg = (b.alpha == 0).expand_as(b.bg)
+    assert b.bg[:, 2:3][bg[:, :1]].mean() > b.bg[:, 1:2][bg[:, :1]].mean()
+    # The fine-tune's focus: clearly more semi-transparent coverage (hair, smoke, cloth, blur).
+    plain, focus = (float(((make_batch(8, 48, 5, 0, "cpu", focus=f).alpha - 0.5).abs() < 0.49).float().mean())
+                    for f in ("", "transparent"))
+    assert focus > 1.3 * plain
+
+
+def test_worker_batches_are_the_device_batches(tmp_path):
+    from corridorkey_export.train.data import SyntheticBatches
+
+    item = SyntheticBatches(2, 32, 4, 10, "blue", "")[3]
+    ref = make_batch(2, 32, 4, 13, "cpu", "blue", "")
+    assert torch.equal(item["x"], ref.x) and torch.equal(item["alpha"], ref.alpha)
 
 
 def test_lr_warms_up_then_decays_with_time():
@@ -85,12 +121,13 @@ def test_training_forward_matches_model_and_keeps_fp32_alpha():
 def test_resume_at_another_size_keeps_training(tmp_path):
     recipe = Recipe(variant="small", size=32, batch=2, warmup_steps=1)
     train(tmp_path, 2.0, recipe, device="cpu", max_steps=1, echo=lambda *_: None)
-    s = train(tmp_path, 2.0, resume=True, device="cpu", max_steps=1, retarget={"size": 64, "batch": 1},
-              echo=lambda *_: None)
+    s = train(tmp_path, 2.0, resume=True, device="cpu", max_steps=1, echo=lambda *_: None,
+              retarget={"size": 64, "batch": 1, "focus": "transparent", "unknown_weight": 2.0})
     assert s["step"] == 2
     r = json.loads((tmp_path / "recipe.json").read_text())
-    assert r["size"] == 64 and r["batch"] == 1
-    assert r["stages"] == [{"from_step": 0, "size": 32, "batch": 2}, {"from_step": 1, "size": 64, "batch": 1}]
+    assert r["size"] == 64 and r["batch"] == 1 and r["focus"] == "transparent"
+    assert r["stages"] == [{"from_step": 0, "size": 32, "batch": 2, "focus": "", "unknown_weight": 0.0},
+                           {"from_step": 1, "size": 64, "batch": 1, "focus": "transparent", "unknown_weight": 2.0}]
     assert load_checkpoint(tmp_path / "small.safetensors", "small", 64).img_size == 64
     # And it resumes again at the new size without a retarget.
     assert train(tmp_path, 2.0, resume=True, device="cpu", max_steps=1, echo=lambda *_: None)["step"] == 3

@@ -4,6 +4,10 @@ CorridorKey's optimization suite keys the screen in OpenCV's 8-bit HSV (hue 35..
 is background), erodes the foreground with a 7 px ellipse and blurs it with a 21 px Gaussian. This is
 the same arithmetic (OpenCV's fixed-point HSV tables, MORPH_ELLIPSE kernel, BORDER_REFLECT_101 blur),
 batched on any torch device so training can make hints on the GPU.
+
+A blue screen is keyed the same way with hue 90..130 (OpenCV's 0..180 scale, i.e. 180..260 degrees:
+cyan-blue to violet-blue; blue screen paint sits at 105..120): `SCREEN_KEYS` holds both rules, and
+docs/MODEL-FORMAT.md states them for the plugin.
 """
 
 from __future__ import annotations
@@ -25,6 +29,19 @@ class KeyParams:
     val_min: float = 30.0
     erode_px: int = 7
     blur_px: int = 21
+
+
+SCREEN_KEYS = {
+    "green": KeyParams(hue_min=35.0, hue_max=85.0),
+    "blue": KeyParams(hue_min=90.0, hue_max=130.0),
+}
+
+
+def key_params(screen: str) -> KeyParams:
+    """The built-in key's default rule for a screen colour."""
+    if screen not in SCREEN_KEYS:
+        raise ValueError(f"screen colour must be one of {', '.join(SCREEN_KEYS)}, got {screen!r}")
+    return SCREEN_KEYS[screen]
 
 
 def _tables(device) -> tuple[torch.Tensor, torch.Tensor]:
@@ -50,7 +67,7 @@ def hsv_opencv_8bit(srgb: torch.Tensor) -> torch.Tensor:
 
 
 def screen_mask(srgb: torch.Tensor, p: KeyParams = KeyParams()) -> torch.Tensor:
-    """[B,1,H,W] float, 1 where the pixel is green-screen background."""
+    """[B,1,H,W] float, 1 where the pixel is screen background by rule p."""
     hsv = hsv_opencv_8bit(srgb)
     h, s, v = hsv[:, 0:1], hsv[:, 1:2], hsv[:, 2:3]
     return ((h >= p.hue_min) & (h <= p.hue_max) & (s > p.sat_min) & (v > p.val_min)).float()
@@ -144,7 +161,8 @@ def _blur_small(img: torch.Tensor, w: torch.Tensor, r: int) -> torch.Tensor:
 
 
 def chroma_key(srgb: torch.Tensor, p: KeyParams = KeyParams()) -> torch.Tensor:
-    """The built-in hint: 1 = foreground, 0 = screen; eroded and blurred. [B,3,H,W] -> [B,1,H,W]."""
+    """The built-in hint: 1 = foreground, 0 = screen; eroded and blurred. [B,3,H,W] -> [B,1,H,W].
+    The default rule keys green; `key_params("blue")` keys blue."""
     fg = 1.0 - screen_mask(srgb, p)
     fg = erode(fg, int(p.erode_px))
     return gaussian_blur(fg, int(p.blur_px)).clamp(0.0, 1.0)

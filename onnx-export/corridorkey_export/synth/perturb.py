@@ -1,47 +1,83 @@
-"""Coarse hints for training: the built-in key with random settings and damage, or a rough GT matte.
+"""Coarse hints for training: every quality of hint a user gives the keyer.
 
-The keyer must work with whatever hint it gets (the built-in key at any render scale, a user's rough
-matte), so most hints are the suite's HSV key with jittered thresholds, erode and blur, then holes and
-noise; the rest are the ground truth grown or shrunk, blurred heavily (a garbage/core-style matte).
-Settings are drawn per group of plates (kernel sizes must be shared by one conv call).
+The keyer must work with whatever hint it gets, so a group of plates draws one source:
+
+* the built-in key of the plate's screen colour (hint.key_params) with jittered thresholds, erode
+  and blur (any render scale);
+* the ground truth thresholded, eroded or dilated, blurred (a user's roto or core/garbage matte);
+* a garbage matte: the ground truth grown a lot and blurred heavily;
+* rarely, a flat hint (a white or grey clip connected by mistake).
+
+Then each plate may get damage: an offset (a hint from another frame or a slipped roto), holes in the
+foreground, blotches in the background, noise, and a lower-resolution round trip (a proxy matte).
+Kernel sizes are drawn per group of plates (one conv call each).
 """
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import torch
+import torch.nn.functional as F
 
-from .hint import KeyParams, chroma_key, dilate, erode, gaussian_blur
-from .plates import Plates, _Rng, _v, smooth_noise
-
-
-def _odd(k: int) -> int:
-    return k + 1 if k % 2 == 0 else k
+from .common import Rng, odd, smooth_noise, v
+from .hint import chroma_key, dilate, erode, gaussian_blur, key_params
+from .plates import Plates
 
 
-def training_hints(p: Plates, g: torch.Generator, group: int = 4, gt_fraction: float = 0.25) -> torch.Tensor:
+def _offset(hint: torch.Tensor, dx: torch.Tensor, dy: torch.Tensor) -> torch.Tensor:
+    b, _, h, w = hint.shape
+    theta = torch.zeros(b, 2, 3, device=hint.device)
+    theta[:, 0, 0] = 1
+    theta[:, 1, 1] = 1
+    theta[:, 0, 2] = -dx * 2 / w
+    theta[:, 1, 2] = -dy * 2 / h
+    g = F.affine_grid(theta, [b, 1, h, w], align_corners=False)
+    return F.grid_sample(hint, g, padding_mode="border", align_corners=False)
+
+
+def _low_res(hint: torch.Tensor, factor: int) -> torch.Tensor:
+    h, w = hint.shape[-2:]
+    low = F.interpolate(hint, size=(max(4, h // factor), max(4, w // factor)), mode="bilinear", antialias=True,
+                        align_corners=False)
+    return F.interpolate(low, size=(h, w), mode="bilinear", align_corners=False)
+
+
+def _group_hint(r: Rng, p: Plates, s: int, e: int, scale: float, gt_fraction: float) -> torch.Tensor:
+    u = r.u(8).tolist()
+    alpha = p.alpha[s:e]
+    if u[0] < 0.03:
+        return torch.full_like(alpha, 0.5 + 0.5 * u[1])
+    if u[0] < 0.03 + gt_fraction:
+        core = (alpha > 0.05 + 0.9 * u[1]).float()
+        k = int(2 + u[2] * 16 * scale)
+        core = dilate(core, k) if u[3] < 0.5 else erode(core, k)
+        return gaussian_blur(core, odd(int(1 + u[4] * 45 * scale)))
+    if u[0] < 0.13 + gt_fraction:
+        grown = dilate((alpha > 0.02).float(), int(10 + u[2] * 40 * scale))
+        return gaussian_blur(grown, odd(int(21 + u[4] * 60 * scale)))
+    base = key_params(p.screen)
+    params = replace(base, hue_min=base.hue_min + 12 * (u[1] - 0.5), hue_max=base.hue_max + 12 * (u[2] - 0.5),
+                     sat_min=base.sat_min + 30 * (u[3] - 0.5), val_min=base.val_min + 20 * (u[4] - 0.5),
+                     erode_px=int(u[5] * 14 * scale), blur_px=int(u[6] * 41 * scale))
+    return chroma_key(p.srgb[s:e], params)
+
+
+def training_hints(p: Plates, g: torch.Generator, group: int = 4, gt_fraction: float = 0.3) -> torch.Tensor:
     b, _, h, w = p.alpha.shape
-    device = p.alpha.device
-    r = _Rng(g, device)
+    r = Rng(g, p.alpha.device)
     scale = min(h, w) / 512.0
-    out = []
-    for s in range(0, b, group):
-        e = min(b, s + group)
-        n = e - s
-        u = r.u(6).tolist()
-        if u[0] < gt_fraction:
-            core = (p.alpha[s:e] > 0.5).float()
-            k = int(2 + u[1] * 14 * scale)
-            core = dilate(core, k) if u[2] < 0.5 else erode(core, k)
-            hint = gaussian_blur(core, _odd(int(3 + u[3] * 40 * scale)))
-        else:
-            params = KeyParams(hue_min=35 + 10 * (u[1] - 0.5), hue_max=85 + 10 * (u[2] - 0.5),
-                               sat_min=40 + 30 * (u[3] - 0.5), val_min=30 + 20 * (u[4] - 0.5),
-                               erode_px=int(u[5] * 12 * scale), blur_px=int(r.u(1).item() * 31 * scale))
-            hint = chroma_key(p.srgb[s:e], params)
-        # Holes in the foreground and blotches in the background, from thresholded smooth noise.
-        holes = (smooth_noise(r, n, 1, h, w, 6) > _v(r.u(n, lo=0.55, hi=1.2))).float()
-        blotch = (smooth_noise(r, n, 1, h, w, 6) > _v(r.u(n, lo=0.7, hi=1.3))).float()
-        hint = hint * (1 - holes * _v(r.p(n, 0.3))) + (1 - hint) * blotch * _v(r.p(n, 0.2))
-        hint = hint + r.n(n, 1, h, w) * _v(r.u(n, lo=0, hi=0.05)) * _v(r.p(n, 0.3))
-        out.append(hint.clamp(0.0, 1.0))
-    return torch.cat(out, 0)
+    hint = torch.cat([_group_hint(r, p, s, min(b, s + group), scale, gt_fraction) for s in range(0, b, group)], 0)
+    m = float(min(h, w))
+    shift = r.p(b, 0.3)
+    hint = torch.where(v(shift) > 0, _offset(hint, r.u(b, lo=-0.04, hi=0.04) * m * shift,
+                                             r.u(b, lo=-0.04, hi=0.04) * m * shift), hint)
+    # Holes in the foreground and blotches in the background, from thresholded smooth noise.
+    holes = (smooth_noise(r, b, 1, h, w, 6) > v(r.u(b, lo=0.55, hi=1.2))).float()
+    blotch = (smooth_noise(r, b, 1, h, w, 6) > v(r.u(b, lo=0.7, hi=1.3))).float()
+    hint = hint * (1 - holes * v(r.p(b, 0.3))) + (1 - hint) * blotch * v(r.p(b, 0.2))
+    hint = hint + r.n(b, 1, h, w) * v(r.u(b, lo=0, hi=0.05)) * v(r.p(b, 0.3))
+    factor = int(r.scalar(2, 9))
+    low = v(r.p(b, 0.2))
+    hint = low * _low_res(hint, factor) + (1 - low) * hint
+    return hint.clamp(0.0, 1.0)

@@ -1,15 +1,25 @@
-"""Procedural green-screen plates with known alpha and clean foreground, batched in torch.
+"""Synthetic green- or blue-screen plates with known alpha and clean foreground, batched in torch.
 
 Everything is drawn from one torch.Generator on the target device, so a (seed, device) pair always
-gives the same plates and training makes its batches on the GPU. A plate is a composite
+gives the same plates, on a GPU in the training loop or on a CPU in data-loader workers. A plate is
 
-    I = alpha * F_spilled + (1 - alpha) * B            (linear light, or sRGB-encoded for 'srgb' plates)
+    I = alpha * F_spilled + (1 - alpha) * B           (linear light, or sRGB-encoded for 'srgb' plates)
 
-of foreground layers (solid and textured shapes, thin strands with sub-pixel coverage, a net, a
-semi-transparent veil; optional motion blur) over a green screen with uneven lighting, folds, fabric
-texture and noise. Green spill tints the foreground near its edges and through its thin or
-translucent parts; the ground-truth FG is the colour *before* spill (the keyer should remove it).
-Sensor noise is added last; 'srgb' plates are also quantised to 8 bits.
+of foreground layers over a screen (screen.py). The ground-truth FG is the colour *before* spill and
+bounce light (the keyer should remove them); the ground-truth alpha is the coverage after motion blur
+and defocus. Then the camera (camera.py): exposure, sensor noise, sharpening, grain, JPEG-like
+blocking, and the encoding ('srgb' plates are also quantised to 8 bits).
+
+Two generator families share that frame and differ in everything a model could learn by heart:
+
+| | `train` | `holdout` (validation only) |
+|---|---|---|
+| shapes | superellipses, panels/sticks, person-like figures, square meshes | star/irregular polygons, the horse silhouette, rings, diamond meshes |
+| hair | clumps on an arc with curl, flyaways | long falling hair with regular waves, fur on a pelt's edge |
+| translucency | sheer cloth, fractal smoke, veils | striped curtains, domain-warped smoke, glass |
+| lighting | gradient, unevenness, folds, wrinkles, vignette, hot spot | spotlight pools, panel seams, bumpy wall, cyclorama floor, hard shadows |
+| textures | photos.TRAIN_PHOTOS + procedural | photos.HOLDOUT_PHOTOS + procedural |
+| spill | around edges, through thin parts, bounce | the same, plus one-sided (a light from one side) |
 """
 
 from __future__ import annotations
@@ -18,10 +28,16 @@ import math
 from dataclasses import dataclass
 
 import torch
-import torch.nn.functional as F
 
 from ..preprocess import linear_to_srgb, srgb_to_linear
+from . import camera, hair, photos, shapes, translucent
+from . import screen as screens
+from .common import (Rng, affine_sample, check_screen, grid, local_mean, random_colour, smooth_noise,
+                     suppress_screen_hue, v)
 from .hint import gaussian_blur
+
+FAMILIES = ("train", "holdout")
+FOCUSES = ("", "transparent")
 
 
 @dataclass
@@ -32,299 +48,246 @@ class Plates:
     alpha: torch.Tensor       # [B,1,H,W] ground-truth alpha (linear coverage)
     fg: torch.Tensor          # [B,3,H,W] ground-truth straight FG, sRGB-encoded, 0 where alpha == 0
     bg: torch.Tensor          # [B,3,H,W] clean screen, sRGB-encoded
+    screen: str = "green"
 
 
-class _Rng:
-    """Uniform/normal draws from one generator, shaped [B, ...] for per-plate parameters."""
-
-    def __init__(self, g: torch.Generator, device):
-        self.g, self.device = g, device
-
-    def u(self, *shape, lo=0.0, hi=1.0) -> torch.Tensor:
-        return lo + (hi - lo) * torch.rand(*shape, generator=self.g, device=self.device)
-
-    def n(self, *shape) -> torch.Tensor:
-        return torch.randn(*shape, generator=self.g, device=self.device)
-
-    def p(self, b: int, prob: float) -> torch.Tensor:
-        return (self.u(b) < prob).float()
-
-
-def _v(t: torch.Tensor) -> torch.Tensor:
-    """[B] -> [B,1,1,1] for broadcasting over images."""
-    return t.view(-1, 1, 1, 1)
-
-
-def smooth_noise(r: _Rng, b: int, c: int, h: int, w: int, cells: int) -> torch.Tensor:
-    """Zero-mean band-limited noise (bicubic upsampled random grid), roughly unit range."""
-    grid = r.u(b, c, cells + 3, cells + 3, lo=-1.0, hi=1.0)
-    up = F.interpolate(grid, size=(h + 3 * h // cells, w + 3 * w // cells), mode="bicubic", align_corners=False)
-    return up[:, :, h // cells: h // cells + h, w // cells: w // cells + w]
-
-
-def _grid(b: int, h: int, w: int, device) -> tuple[torch.Tensor, torch.Tensor]:
-    """Pixel-centre coordinates in pixels, [1,1,H,W] each."""
-    y = (torch.arange(h, device=device, dtype=torch.float32) + 0.5).view(1, 1, h, 1).expand(1, 1, h, w)
-    x = (torch.arange(w, device=device, dtype=torch.float32) + 0.5).view(1, 1, 1, w).expand(1, 1, h, w)
-    return x, y
-
-
-def _coverage_from_sdf(f: torch.Tensor) -> torch.Tensor:
-    """Implicit function (f < 1 inside) -> anti-aliased coverage via signed distance f-1 / |grad f|."""
-    gx = torch.zeros_like(f)
-    gy = torch.zeros_like(f)
-    gx[..., 1:-1] = (f[..., 2:] - f[..., :-2]) * 0.5
-    gy[..., 1:-1, :] = (f[..., 2:, :] - f[..., :-2, :]) * 0.5
-    gx[..., 0], gx[..., -1] = gx[..., 1], gx[..., -2]
-    gy[..., 0, :], gy[..., -1, :] = gy[..., 1, :], gy[..., -2, :]
-    grad = torch.sqrt(gx * gx + gy * gy).clamp(min=1e-6)
-    return (0.5 - (f - 1.0) / grad).clamp(0.0, 1.0)
-
-
-def _random_colour(r: _Rng, b: int, sat_hi: float = 0.8) -> torch.Tensor:
-    """Linear RGB [B,3] of non-green hue (skin, cloth, hair, grey), so the screen stays the only green."""
-    hue = r.u(b)  # 0..1 mapped onto the hue circle minus yellow-green to cyan (55..170 deg)
-    hue = torch.where(hue < 0.25, hue * 220.0, 170.0 + (hue - 0.25) * 253.3) % 360.0
-    sat = r.u(b, lo=0.15, hi=sat_hi) * torch.where(r.u(b) < 0.15, 0.2, 1.0)
-    val = r.u(b, lo=0.15, hi=0.95)
-    c = val * sat
-    hp = hue / 60.0
-    x = c * (1 - torch.abs(hp % 2 - 1))
-    zeros = torch.zeros_like(c)
-    table = [(c, x, zeros), (x, c, zeros), (zeros, c, x), (zeros, x, c), (x, zeros, c), (c, zeros, x)]
-    idx = hp.floor().clamp(0, 5).long()
-    rgb = torch.zeros(b, 3, device=c.device)
-    for i, (rr, gg, bb) in enumerate(table):
-        m = idx == i
-        rgb[m] = torch.stack([rr, gg, bb], 1)[m]
-    rgb = rgb + (val - c).unsqueeze(1)
-    return srgb_to_linear(rgb)
-
-
-def _texture(r: _Rng, b: int, h: int, w: int, base: torch.Tensor, strength: torch.Tensor) -> torch.Tensor:
+def _procedural(r: Rng, b: int, h: int, w: int, base: torch.Tensor, strength: torch.Tensor, screen: str) -> torch.Tensor:
     """Straight linear colour field: base colour, shading, noise, and stripes or checks on some plates."""
-    x, y = _grid(1, h, w, base.device)
+    x, y = grid(h, w, r.device)
     m = float(min(h, w))
-    col = base.view(b, 3, 1, 1) * (1.0 + _v(strength) * smooth_noise(r, b, 3, h, w, 6))
-    col = col * (1.0 + 0.3 * smooth_noise(r, b, 1, h, w, 2))
+    # Shading and wear vary the brightness a lot and the hue a little (a cloth stays its colour).
+    shade = 1.0 + v(strength) * smooth_noise(r, b, 1, h, w, 6) + 0.3 * smooth_noise(r, b, 1, h, w, 2)
+    col = base.view(b, 3, 1, 1) * shade.clamp(min=0.05) * (1.0 + 0.12 * v(strength) * smooth_noise(r, b, 3, h, w, 6))
     ang = r.u(b, lo=0, hi=math.pi)
     freq = r.u(b, lo=8, hi=60) * 2 * math.pi / m
-    t = _v(freq) * (x * _v(torch.cos(ang)) + y * _v(torch.sin(ang)))
+    t = v(freq) * (x * v(torch.cos(ang)) + y * v(torch.sin(ang)))
     stripes = 0.5 + 0.5 * torch.sin(t)
-    checks = 0.5 + 0.5 * torch.sign(torch.sin(t) * torch.sin(_v(freq) * (y * _v(torch.cos(ang)) - x * _v(torch.sin(ang)))))
+    checks = 0.5 + 0.5 * torch.sign(torch.sin(t) * torch.sin(v(freq) * (y * v(torch.cos(ang)) - x * v(torch.sin(ang)))))
     kind = r.u(b)
-    second = _random_colour(r, b).view(b, 3, 1, 1)
-    pattern = torch.where(_v(kind) < 0.2, stripes, torch.where(_v(kind) < 0.3, checks, torch.zeros_like(stripes)))
-    col = col * (1 - pattern) + second * pattern
-    return col.clamp(0.0, 1.5)
+    second = random_colour(r, b, screen).view(b, 3, 1, 1)
+    pattern = torch.where(v(kind) < 0.2, stripes, torch.where(v(kind) < 0.3, checks, torch.zeros_like(stripes)))
+    return suppress_screen_hue((col * (1 - pattern) + second * pattern).clamp(0.0, 1.0), screen)
 
 
-def _blob(r: _Rng, b: int, h: int, w: int, device, scale=(0.15, 0.45)) -> torch.Tensor:
-    """Rotated superellipse with a wobbly outline (bodies, heads, props)."""
-    x, y = _grid(1, h, w, device)
+def _photo(r: Rng, b: int, h: int, w: int, bank: tuple[torch.Tensor, torch.Tensor], screen: str) -> torch.Tensor:
+    """Linear colour field from a photograph (screen hue already suppressed in the bank): random crop,
+    scale, rotation; grey ones tinted."""
     m = float(min(h, w))
-    cx, cy = _v(r.u(b, lo=0.15, hi=0.85) * w), _v(r.u(b, lo=0.15, hi=0.85) * h)
-    rx, ry = _v(r.u(b, lo=scale[0], hi=scale[1]) * m), _v(r.u(b, lo=scale[0], hi=scale[1]) * m)
-    th = _v(r.u(b, lo=0, hi=math.pi))
-    p = _v(r.u(b, lo=1.6, hi=4.0))
-    dx, dy = x - cx, y - cy
-    u = (dx * torch.cos(th) + dy * torch.sin(th)) / rx
-    v = (-dx * torch.sin(th) + dy * torch.cos(th)) / ry
-    f = (u.abs().pow(p) + v.abs().pow(p) + 1e-12).pow(1.0 / p)
-    ang = torch.atan2(v, u)
-    wob = 1.0 + _v(r.u(b, lo=0, hi=0.12)) * torch.sin(_v(r.u(b, lo=2, hi=7).floor()) * ang + _v(r.u(b, lo=0, hi=6.3)))
-    return _coverage_from_sdf(f / wob)
+    images, grey_flags = bank
+    idx = r.i(b, 0, images.shape[0])
+    scale = r.u(b, lo=0.5, hi=2.5) * m / images.shape[-1]
+    lin = affine_sample(images[idx], h, w, scale, r.u(b, lo=-0.6, hi=0.6), r.u(b, lo=-0.5, hi=0.5),
+                        r.u(b, lo=-0.5, hi=0.5), r.p(b, 0.5))
+    grey = v(grey_flags[idx])
+    tint = random_colour(r, b, screen, sat_hi=0.6, val=(0.5, 1.0)).view(b, 3, 1, 1) * 1.6
+    lin = torch.where(grey > 0, lin * tint, lin)
+    return (lin * v(r.u(b, lo=0.6, hi=1.3))).clamp(0, 1)
 
 
-def _box(r: _Rng, b: int, h: int, w: int, device) -> torch.Tensor:
-    """Rotated rectangle, from wide panels to thin sticks (2-8 px)."""
-    x, y = _grid(1, h, w, device)
-    m = float(min(h, w))
-    cx, cy = _v(r.u(b, lo=0.1, hi=0.9) * w), _v(r.u(b, lo=0.1, hi=0.9) * h)
-    hx = _v(r.u(b, lo=0.05, hi=0.4) * m)
-    thin = r.u(b) < 0.4
-    hy = _v(torch.where(thin, r.u(b, lo=1.0, hi=4.0), r.u(b, lo=0.03, hi=0.3) * m))
-    th = _v(r.u(b, lo=0, hi=math.pi))
-    dx, dy = x - cx, y - cy
-    u = (dx * torch.cos(th) + dy * torch.sin(th)).abs() - hx
-    v = (-dx * torch.sin(th) + dy * torch.cos(th)).abs() - hy
-    sd = torch.sqrt(u.clamp(min=0) ** 2 + v.clamp(min=0) ** 2) + torch.maximum(u, v).clamp(max=0)
-    return (0.5 - sd).clamp(0.0, 1.0)
+def _split(r: Rng, b: int, prob: float) -> tuple[torch.Tensor, torch.Tensor]:
+    on = r.u(b) < prob
+    return torch.nonzero(on).flatten(), torch.nonzero(~on).flatten()
 
 
-def _segment_distance(x, y, ax, ay, bx, by) -> torch.Tensor:
-    px, py = x - ax, y - ay
-    ex, ey = bx - ax, by - ay
-    t = ((px * ex + py * ey) / (ex * ex + ey * ey).clamp(min=1e-6)).clamp(0.0, 1.0)
-    qx, qy = px - t * ex, py - t * ey
-    return torch.sqrt(qx * qx + qy * qy)
+def _fill(r: Rng, b: int, h: int, w: int, bank: tuple[torch.Tensor, torch.Tensor], screen: str,
+          photo_prob: float = 0.55) -> torch.Tensor:
+    """Surface colour of a solid layer: a photograph or a procedural texture."""
+    photo, proc = _split(r, b, photo_prob)
+    out = torch.empty(b, 3, h, w, device=r.device)
+    if photo.numel():
+        out[photo] = _photo(r, photo.numel(), h, w, bank, screen)
+    if proc.numel():
+        k = proc.numel()
+        out[proc] = _procedural(r, k, h, w, random_colour(r, k, screen), r.u(k, lo=0, hi=0.5), screen)
+    return out
 
 
-def _strands(r: _Rng, b: int, h: int, w: int, device, count: int, segments: int = 8, chunk: int = 8):
-    """Thin curved strands (hair, fur, fibres): per-strand coverage of a line of width < 2 px.
-
-    Coverage is the exact 1-D box-filtered width at the pixel's distance d to the curve:
-    |[d - w/2, d + w/2] intersect [-1/2, 1/2]|, so sub-pixel strands give partial alpha. Strands
-    sprout from a random root region outward with curl; each is composited 'over' the others.
-    Returns premultiplied colour [B,3,H,W] and alpha [B,1,H,W] (linear).
-    """
-    x, y = _grid(1, h, w, device)
-    m = float(min(h, w))
-    cx, cy = r.u(b, 1, lo=0.2, hi=0.8) * w, r.u(b, 1, lo=0.2, hi=0.8) * h
-    rad = r.u(b, 1, lo=0.05, hi=0.3) * m
-    base = _random_colour(r, b, sat_hi=0.7)
-    prem = torch.zeros(b, 3, h, w, device=device)
-    alpha = torch.zeros(b, 1, h, w, device=device)
-    for c0 in range(0, count, chunk):
-        k = min(chunk, count - c0)
-        ang = r.u(b, k, lo=0, hi=2 * math.pi)
-        root = rad * r.u(b, k, lo=0.7, hi=1.05)
-        length = r.u(b, k, lo=0.05, hi=0.35) * m
-        curl = r.u(b, k, lo=-2.5, hi=2.5) / length.clamp(min=1.0)
-        width = r.u(b, k, lo=0.25, hi=1.8)
-        opacity = r.u(b, k, lo=0.5, hi=1.0)
-        px, py = cx + root * torch.cos(ang), cy + root * torch.sin(ang)
-        heading = ang + r.u(b, k, lo=-0.6, hi=0.6)
-        step = length / segments
-        dist = None
-        for _ in range(segments):
-            nx, ny = px + step * torch.cos(heading), py + step * torch.sin(heading)
-            d = _segment_distance(x, y, px.view(b, k, 1, 1), py.view(b, k, 1, 1), nx.view(b, k, 1, 1), ny.view(b, k, 1, 1))
-            dist = d if dist is None else torch.minimum(dist, d)
-            px, py = nx, ny
-            heading = heading + curl * step + r.u(b, k, lo=-0.15, hi=0.15)
-        wv = width.view(b, k, 1, 1)
-        cov = ((dist + wv / 2).clamp(max=0.5) - (dist - wv / 2).clamp(min=-0.5)).clamp(0.0, 1.0)
-        cov = cov * opacity.view(b, k, 1, 1)
-        tint = (base.view(b, 1, 3) * r.u(b, k, 1, lo=0.6, hi=1.4)).clamp(0, 1)
-        for j in range(k):
-            a = cov[:, j:j + 1]
-            prem = tint[:, j].view(b, 3, 1, 1) * a + prem * (1 - a)
-            alpha = a + alpha * (1 - a)
-    return prem, alpha
+def _edge_region(r: Rng, b: int, h: int, w: int) -> torch.Tensor:
+    """Set dressing from a frame edge (floor, stand, wall): a region with a wobbly boundary."""
+    x, y = grid(h, w, r.device)
+    side = r.i(b, 0, 4)
+    depth = r.u(b, lo=0.05, hi=0.3)
+    d = torch.stack([y / h, 1 - y / h, x / w, 1 - x / w], 0)  # distance into the frame from each side
+    dist = d[side, 0]  # [B,1,H,W]
+    wob = 0.03 * smooth_noise(r, b, 1, h, w, 5)
+    sd = (dist - v(depth) - wob) * min(h, w)
+    return (0.5 - sd).clamp(0, 1)
 
 
-def _net(r: _Rng, b: int, h: int, w: int, device) -> torch.Tensor:
-    """A mesh (lace, fence, net) inside a box: many small holes with anti-aliased threads."""
-    x, y = _grid(1, h, w, device)
-    m = float(min(h, w))
-    period = _v(r.u(b, lo=5.0, hi=0.06 * m + 6.0))
-    thread = _v(r.u(b, lo=0.6, hi=3.0))
-    th = _v(r.u(b, lo=0, hi=math.pi))
-    u = x * torch.cos(th) + y * torch.sin(th)
-    v = -x * torch.sin(th) + y * torch.cos(th)
+class _Stack:
+    """Back-to-front 'over' compositing of premultiplied linear layers. A layer is drawn only for the
+    plates that get it (the on/off draw comes first), so a batch pays for the layers it shows."""
 
-    def line(t):
-        d = torch.abs(torch.remainder(t, period) - period / 2)  # distance to the thread centre
-        return ((d + thread / 2).clamp(max=0.5) - (d - thread / 2).clamp(min=-0.5)).clamp(0, 1)
+    def __init__(self, r: Rng, b: int, h: int, w: int, present: torch.Tensor):
+        self.r, self.b, self.h, self.w, self.present = r, b, h, w, present
+        self.prem = torch.zeros(b, 3, h, w, device=r.device)
+        self.alpha = torch.zeros(b, 1, h, w, device=r.device)
 
-    mesh = 1 - (1 - line(u)) * (1 - line(v))
-    return mesh * _box(r, b, h, w, device)
+    def pick(self, prob: float, among: torch.Tensor | None = None) -> torch.Tensor:
+        on = self.r.p(self.b, prob) * self.present
+        if among is not None:
+            on = on * among
+        return torch.nonzero(on > 0).flatten()
 
+    def add(self, idx: torch.Tensor, cov: torch.Tensor, colour: torch.Tensor):
+        a = cov
+        self.prem[idx] = colour * a + self.prem[idx] * (1 - a)
+        self.alpha[idx] = a + self.alpha[idx] * (1 - a)
 
-def _motion_blur(imgs: torch.Tensor, length: torch.Tensor, angle: torch.Tensor, taps: int = 13) -> torch.Tensor:
-    """Box blur along a per-plate direction of `length` px (0 leaves the plate sharp)."""
-    b, _, h, w = imgs.shape
-    ys = torch.linspace(-1 + 1 / h, 1 - 1 / h, h, device=imgs.device)
-    xs = torch.linspace(-1 + 1 / w, 1 - 1 / w, w, device=imgs.device)
-    gy, gx = torch.meshgrid(ys, xs, indexing="ij")
-    base = torch.stack([gx, gy], -1).unsqueeze(0)
-    out = torch.zeros_like(imgs)
-    for i in range(taps):
-        s = (i / (taps - 1) - 0.5) * length
-        off = torch.stack([s * torch.cos(angle) * 2 / w, s * torch.sin(angle) * 2 / h], -1).view(b, 1, 1, 2)
-        out = out + F.grid_sample(imgs, base + off, mode="bilinear", padding_mode="border", align_corners=False)
-    return out / taps
+    def add_premultiplied(self, idx: torch.Tensor, prem: torch.Tensor, alpha: torch.Tensor):
+        self.prem[idx] = prem + self.prem[idx] * (1 - alpha)
+        self.alpha[idx] = alpha + self.alpha[idx] * (1 - alpha)
 
+    def layer(self, prob: float, make, among: torch.Tensor | None = None) -> torch.Tensor:
+        """make(k) -> (coverage [k,1,H,W], straight colour [k,3,H,W] or [k,3,1,1]) for k chosen plates."""
+        idx = self.pick(prob, among)
+        if idx.numel():
+            cov, col = make(idx.numel())
+            self.add(idx, cov, col)
+        return idx
 
-def _screen(r: _Rng, b: int, h: int, w: int, device) -> torch.Tensor:
-    """Linear RGB green screen: uneven light, a gradient, folds/wrinkles, fabric texture."""
-    x, y = _grid(1, h, w, device)
-    m = float(min(h, w))
-    green = r.u(b, lo=0.18, hi=0.65)
-    col = torch.stack([green * r.u(b, lo=0.03, hi=0.35), green, green * r.u(b, lo=0.05, hi=0.4)], 1).view(b, 3, 1, 1)
-    light = _v(r.u(b, lo=0.1, hi=0.5)) * smooth_noise(r, b, 1, h, w, 3)
-    ga = _v(r.u(b, lo=0, hi=2 * math.pi))
-    light = light + _v(r.u(b, lo=0, hi=0.6)) * ((x * torch.cos(ga) + y * torch.sin(ga)) / m - 0.5)
-    for _ in range(4):
-        on = _v(r.p(b, 0.5))
-        th = _v(r.u(b, lo=0, hi=math.pi))
-        pos = _v(r.u(b, lo=0.1, hi=0.9) * m)
-        width = _v(r.u(b, lo=3.0, hi=0.08 * m + 4))
-        d = x * torch.cos(th) + y * torch.sin(th) - pos
-        d = d + _v(r.u(b, lo=0, hi=0.03 * m)) * torch.sin((-x * torch.sin(th) + y * torch.cos(th)) / _v(r.u(b, lo=0.05, hi=0.3) * m))
-        t = d / width
-        light = light + on * _v(r.u(b, lo=-0.5, hi=0.5)) * t * torch.exp(-t * t)
-    weave = _v(r.u(b, lo=0, hi=0.04)) * smooth_noise(r, b, 1, h, w, max(4, int(m // 6)))
-    screen = col * torch.exp(light + weave)
-    return screen.clamp(0.0, 1.0)
+    def layer_premultiplied(self, prob: float, make, among: torch.Tensor | None = None) -> torch.Tensor:
+        idx = self.pick(prob, among)
+        if idx.numel():
+            self.add_premultiplied(idx, *make(idx.numel()))
+        return idx
 
 
-def make_plates(batch: int, height: int, width: int, g: torch.Generator, device=None, srgb_fraction: float = 0.5,
+def _train_layers(r: Rng, st: _Stack, h, w, screen, bank, boost):
+    def solid(shape):
+        return lambda k: (shape(k), _fill(r, k, h, w, bank, screen))
+
+    def colour(k):
+        return random_colour(r, k, screen).view(k, 3, 1, 1)
+
+    st.layer(0.15, solid(lambda k: _edge_region(r, k, h, w)))
+    st.layer(0.35, solid(lambda k: shapes.box(r, k, h, w)))
+    heads = {}
+
+    def person(k):
+        cov, head = shapes.figure(r, k, h, w)
+        heads.update(head)
+        return cov, _fill(r, k, h, w, bank, screen)
+
+    fig = st.layer(0.5, person)
+    st.layer(0.55, solid(lambda k: shapes.blob(r, k, h, w)))
+    st.layer(0.35, solid(lambda k: shapes.blob(r, k, h, w, (0.06, 0.2))))
+    st.layer(0.15, lambda k: (shapes.net(r, k, h, w), colour(k)))
+    # Hair on the figure's head (drawn after the props in front of it: hair over everything is common).
+    if fig.numel():
+        on = r.u(fig.numel()) < min(0.95, 0.65 * boost)
+        sel = torch.nonzero(on).flatten()
+        if sel.numel():
+            k = sel.numel()
+            pr, al = hair.head_of_hair(r, k, h, w, screen, heads["cx"][sel], heads["cy"][sel],
+                                       heads["r"][sel] * r.u(k, lo=1.0, hi=1.25), strands=int(r.scalar(150, 420)))
+            st.add_premultiplied(fig[sel], pr, al)
+    st.layer_premultiplied(min(0.9, 0.35 * boost),
+                           lambda k: hair.head_of_hair(r, k, h, w, screen, strands=int(r.scalar(100, 400))))
+    st.layer(min(0.9, 0.22 * boost), lambda k: translucent.sheer_cloth(r, k, h, w, screen))
+    st.layer(min(0.9, 0.2 * boost), lambda k: translucent.smoke(r, k, h, w))
+    st.layer(min(0.9, 0.18 * boost), lambda k: translucent.veil(r, k, h, w, screen))
+
+
+def _holdout_layers(r: Rng, st: _Stack, h, w, screen, bank, boost):
+    masks = photos.silhouettes(r.device)
+
+    def solid(shape):
+        return lambda k: (shape(k), _fill(r, k, h, w, bank, screen))
+
+    st.layer(0.15, solid(lambda k: _edge_region(r, k, h, w)))
+    st.layer(0.55, solid(lambda k: shapes.polygon(r, k, h, w)))
+    st.layer(0.4, solid(lambda k: shapes.silhouette(r, k, h, w, masks)))
+    st.layer(0.3, solid(lambda k: shapes.ring(r, k, h, w)))
+    st.layer(0.3, solid(lambda k: shapes.polygon(r, k, h, w, 6)))
+    st.layer(0.15, lambda k: (shapes.net(r, k, h, w, diamond=True), random_colour(r, k, screen).view(k, 3, 1, 1)))
+    st.layer_premultiplied(min(0.9, 0.45 * boost),
+                           lambda k: hair.falling_hair(r, k, h, w, screen, strands=int(r.scalar(150, 350))))
+    st.layer_premultiplied(min(0.9, 0.3 * boost),
+                           lambda k: hair.fur_edge(r, k, h, w, screen, strands=int(r.scalar(600, 1500))))
+    st.layer(min(0.9, 0.22 * boost), lambda k: translucent.curtain(r, k, h, w, screen))
+    st.layer(min(0.9, 0.2 * boost), lambda k: translucent.smoke(r, k, h, w, warped=True))
+    st.layer(min(0.9, 0.18 * boost), lambda k: translucent.glass(r, k, h, w))
+
+
+def make_plates(batch: int, height: int, width: int, g: torch.Generator, device=None, screen: str = "green",
+                family: str = "train", focus: str = "", srgb_fraction: float = 0.5,
                 empty_fraction: float = 0.03) -> Plates:
     """Draw `batch` plates of height x width from generator g (on `device`)."""
+    check_screen(screen)
+    if family not in FAMILIES:
+        raise ValueError(f"generator family must be one of {FAMILIES}, got {family!r}")
+    if focus not in FOCUSES:
+        raise ValueError(f"focus must be one of {FOCUSES}, got {focus!r}")
     device = torch.device(device) if device is not None else g.device
-    r = _Rng(g, device)
+    r = Rng(g, device)
     b, h, w = batch, height, width
-    screen = _screen(r, b, h, w, device)
+    m = float(min(h, w))
+    holdout = family == "holdout"
+    boost = 1.8 if focus == "transparent" else 1.0
+    names = photos.HOLDOUT_PHOTOS if holdout else photos.TRAIN_PHOTOS
+    bank = (photos.linear_bank(names, device, screen), photos.greyness(names, device))
+    scr = screens.screen(r, b, h, w, screen, holdout, photos.bank(names, device))
 
-    # Foreground layers, back to front: premultiplied linear colour and alpha.
-    prem = torch.zeros(b, 3, h, w, device=device)
-    alpha = torch.zeros(b, 1, h, w, device=device)
+    st = _Stack(r, b, h, w, 1.0 - r.p(b, empty_fraction))
+    (_holdout_layers if holdout else _train_layers)(r, st, h, w, screen, bank, boost)
+    alpha = st.alpha
+    straight = st.prem / alpha.clamp(min=1e-6)
 
-    def over(cov: torch.Tensor, colour: torch.Tensor, on: torch.Tensor):
-        nonlocal prem, alpha
-        a = cov * _v(on)
-        prem = colour * a + prem * (1 - a)
-        alpha = a + alpha * (1 - a)
-
-    present = 1.0 - r.p(b, empty_fraction)
-    over(_box(r, b, h, w, device), _texture(r, b, h, w, _random_colour(r, b), r.u(b, lo=0, hi=0.4)), r.p(b, 0.5) * present)
-    over(_blob(r, b, h, w, device), _texture(r, b, h, w, _random_colour(r, b), r.u(b, lo=0, hi=0.5)), r.p(b, 0.85) * present)
-    over(_blob(r, b, h, w, device, (0.06, 0.2)), _texture(r, b, h, w, _random_colour(r, b), r.u(b, lo=0, hi=0.5)),
-         r.p(b, 0.4) * present)
-    over(_net(r, b, h, w, device), _random_colour(r, b).view(b, 3, 1, 1), r.p(b, 0.2) * present)
-    # Strands are the costliest layer: draw them only for the plates that get them.
-    idx = torch.nonzero((r.p(b, 0.6) * present) > 0).flatten()
-    if idx.numel():
-        s_prem, s_alpha = _strands(r, idx.numel(), h, w, device, count=24)
-        prem[idx] = s_prem + prem[idx] * (1 - s_alpha)
-        alpha[idx] = s_alpha + alpha[idx] * (1 - s_alpha)
-    # Semi-transparent veil (smoke, glass, fabric): constant or textured opacity.
-    veil_op = (_v(r.u(b, lo=0.1, hi=0.7)) * (1 + 0.6 * smooth_noise(r, b, 1, h, w, 4))).clamp(0.02, 0.95)
-    veil = _blob(r, b, h, w, device, (0.1, 0.4)) * veil_op
-    over(veil, _random_colour(r, b, sat_hi=0.4).view(b, 3, 1, 1) * 1.2, r.p(b, 0.3) * present)
-
-    straight = prem / alpha.clamp(min=1e-6)
-    # Spill: the screen's light on the subject near its edges and through thin/translucent parts.
-    k = 2 * int(max(3, min(h, w) // 48)) + 1
+    # Spill and bounce. Reflected: the screen's light (its radiance, relative to a key light of 1)
+    # adds to the key light on the subject, near its edges most and weaker everywhere, so it scales
+    # with the surface's albedo: dark cloth stays dark, skin and white shirts get a fringe of the
+    # screen's hue. Transmitted: light through thin and translucent parts (hair, smoke, fabric),
+    # added. The held-out family also lights one side more than the other.
+    k = 2 * int(max(3, m // 48)) + 1
     edge = gaussian_blur(1.0 - alpha, k) * (alpha > 0).float()
-    spill = (_v(r.u(b, lo=0.0, hi=0.4)) * edge + _v(r.u(b, lo=0, hi=0.02))).clamp(0, 1)
-    # Bounce light from the screen adds to the subject's own colour (and dims it a little).
-    spilled = straight * (1 - 0.3 * spill) + spill * screen
+    thin = (1.0 - alpha) * (alpha > 0).float()
+    reflect = v(r.u(b, lo=0.0, hi=0.45)) * edge + v(r.u(b, lo=0, hi=0.12)) * (1 + 0.5 * smooth_noise(r, b, 1, h, w, 3))
+    transmit = v(r.u(b, lo=0.0, hi=0.35)) * thin + v(r.u(b, lo=0.0, hi=0.06)) * edge
+    if holdout:
+        x, _ = grid(h, w, device)
+        ramp = torch.where(v(r.p(b, 0.5)) > 0, x / w, 1 - x / w)
+        one_sided = v(r.p(b, 0.6))
+        side = one_sided * (0.3 + 1.4 * ramp) + (1 - one_sided)
+        reflect, transmit = reflect * side, transmit * side
+    reflect, transmit = reflect.clamp(0, 0.7), transmit.clamp(0, 0.5)
+    lit = local_mean(scr, 0.05 * m)
+    spilled = straight * (1.0 - 0.2 * reflect + 1.5 * reflect * lit) + transmit * lit
 
-    # Motion blur on some plates (subject moving, screen static): blur alpha and premultiplied colours.
-    moving = r.p(b, 0.3)
-    length = moving * r.u(b, lo=2.0, hi=0.04 * min(h, w) + 2.0)
+    # Motion blur and defocus of the subject (the screen stays sharp): premultiplied colours and alpha.
+    moving = r.p(b, min(0.8, 0.3 * boost))
+    length = moving * r.u(b, lo=2.0, hi=0.05 * m + 2.0)
     angle = r.u(b, lo=0, hi=math.pi)
-    stack = _motion_blur(torch.cat([alpha, straight * alpha, spilled * alpha], 1), length, angle)
+    soft = r.p(b, min(0.7, 0.25 * boost)) * r.u(b, lo=0.5, hi=0.008 * m + 0.6)
+    stack = torch.cat([alpha, straight * alpha, spilled * alpha], 1)
+    idx = torch.nonzero(length > 0).flatten()
+    if idx.numel():
+        stack[idx] = camera.motion_blur(stack[idx], length[idx], angle[idx])
+    idx = torch.nonzero(soft > 0).flatten()
+    if idx.numel():
+        stack[idx] = camera.defocus(stack[idx], soft[idx])
     alpha = stack[:, 0:1].clamp(0, 1)
     gt_fg = torch.where(alpha > 1e-4, stack[:, 1:4] / alpha.clamp(min=1e-4), torch.zeros_like(stack[:, 1:4]))
     obs_fg = torch.where(alpha > 1e-4, stack[:, 4:7] / alpha.clamp(min=1e-4), torch.zeros_like(stack[:, 4:7]))
-    gt_fg, obs_fg = gt_fg.clamp(0, 1), obs_fg.clamp(0, 1)
+
+    scr = screens.cast_shadow(r, scr, alpha, hard=holdout)
+    gain = camera.exposure(r, b)
+    scr = (scr * gain).clamp(0, 1)
+    gt_fg, obs_fg = (gt_fg * gain).clamp(0, 1), (obs_fg * gain).clamp(0, 1)
 
     is_srgb = r.u(b) < srgb_fraction
-    srgb_m = _v(is_srgb.float())
+    srgb_m = v(is_srgb.float())
     # Linear plates composite in linear light; sRGB plates in sRGB encoding (as a display-referred comp).
-    comp_lin = alpha * obs_fg + (1 - alpha) * screen
-    comp_srgb = alpha * linear_to_srgb(obs_fg) + (1 - alpha) * linear_to_srgb(screen)
-    # Sensor noise: shot + read noise in linear light.
+    comp_lin = alpha * obs_fg + (1 - alpha) * scr
+    comp_srgb = alpha * linear_to_srgb(obs_fg) + (1 - alpha) * linear_to_srgb(scr)
     lin = torch.where(srgb_m > 0, srgb_to_linear(comp_srgb), comp_lin)
-    shot, read = _v(r.u(b, lo=0, hi=0.004)), _v(r.u(b, lo=0, hi=0.006))
-    noise = r.n(b, 3, h, w) * torch.sqrt(shot * lin.clamp(min=0) + read * read)
-    lin_noisy = (lin + noise).clamp(0.0, 1.0)
-    srgb = linear_to_srgb(lin_noisy)
-    srgb = torch.where(srgb_m > 0, torch.round(srgb * 255) / 255, srgb)
-    plate = torch.where(srgb_m > 0, srgb, lin_noisy)
+    lin = camera.sensor_noise(r, lin, 1.5 if holdout else 1.0).clamp(0.0, 1.0)
+    enc = linear_to_srgb(lin)
+    enc = camera.unsharp(r, enc)
+    enc = camera.grain(r, enc)
+    enc = camera.blocking(r, enc.clamp(0, 1))
+    enc = enc.clamp(0.0, 1.0)
+    srgb = torch.where(srgb_m > 0, torch.round(enc * 255) / 255, enc)
+    plate = torch.where(srgb_m > 0, srgb, srgb_to_linear(enc))
     return Plates(plate=plate, is_linear=~is_srgb, srgb=srgb, alpha=alpha,
-                  fg=linear_to_srgb(gt_fg) * (alpha > 0).float(), bg=linear_to_srgb(screen))
+                  fg=linear_to_srgb(gt_fg) * (alpha > 0).float(), bg=linear_to_srgb(scr), screen=screen)

@@ -1,4 +1,15 @@
-"""Training batches: synthetic plates + perturbed hints -> upstream-prepared model input and targets."""
+"""Training batches: synthetic plates + perturbed hints -> upstream-prepared model input and targets.
+
+Batch `step` of a run is a pure function of (seed, step, device, screen, focus), so a resumed run
+replays the same stream. Two ways to feed a GPU:
+
+* `device` (default): plates are drawn on the training device itself, inside the loop. The generator
+  is batched torch, so on a GPU a batch costs a few ms of kernels and no CPU: nothing waits for
+  the CPU however few cores the machine lends (two runs share 32 cores on a two-GPU machine).
+* `workers`: CPU DataLoader workers draw batches ahead (pinned memory, in step order), for machines
+  where the GPU is the scarcer resource. On a CPU a 512x512 plate costs about a core-second, so this
+  needs many cores to keep up; the log's `data_s` shows whether the loop waits.
+"""
 
 from __future__ import annotations
 
@@ -20,6 +31,9 @@ class Batch:
     bg: torch.Tensor      # [B,3,S,S] sRGB
     hint: torch.Tensor    # [B,1,S,S]
 
+    def to(self, device, non_blocking: bool = False) -> "Batch":
+        return Batch(**{k: getattr(self, k).to(device, non_blocking=non_blocking) for k in ("x", "alpha", "fg", "bg", "hint")})
+
 
 def normalise(srgb: torch.Tensor) -> torch.Tensor:
     mean = torch.tensor(IMAGENET_MEAN, device=srgb.device).view(1, 3, 1, 1)
@@ -35,7 +49,8 @@ def step_generator(seed: int, step: int, device) -> torch.Generator:
 
 
 @torch.no_grad()
-def make_batch(batch: int, size: int, seed: int, step: int, device, anamorphic_fraction: float = 0.4) -> Batch:
+def make_batch(batch: int, size: int, seed: int, step: int, device, screen: str = "green", focus: str = "",
+               anamorphic_fraction: float = 0.4) -> Batch:
     g = step_generator(seed, step, device)
     u = torch.rand(3, generator=g, device=device).tolist()
     h = w = size
@@ -44,7 +59,7 @@ def make_batch(batch: int, size: int, seed: int, step: int, device, anamorphic_f
         # resize them the same way, with the hint made at plate resolution as the plugin does.
         short = max(32, int(round(size * (0.5 + 0.5 * u[1]) / 8)) * 8)
         h, w = (short, size) if u[2] < 0.75 else (size, short)
-    p = make_plates(batch, h, w, g, device)
+    p = make_plates(batch, h, w, g, device, screen=screen, family="train", focus=focus)
     hint = training_hints(p, g)
     if (h, w) == (size, size):
         # Already S x S: upstream's resize is the identity; linear plates become sRGB as upstream does.
@@ -56,3 +71,33 @@ def make_batch(batch: int, size: int, seed: int, step: int, device, anamorphic_f
     hint = resize_aa(hint, size).clamp(0, 1)
     return Batch(x=torch.cat([normalise(srgb), hint], 1), alpha=alpha, fg=fg.clamp(0, 1),
                  bg=resize_aa(p.bg, size), hint=hint)
+
+
+class SyntheticBatches(torch.utils.data.Dataset):
+    """Item i is batch `start + i` drawn on the CPU (for DataLoader workers; in step order)."""
+
+    def __init__(self, batch: int, size: int, seed: int, start: int, screen: str, focus: str):
+        self.args = (batch, size, seed, start, screen, focus)
+
+    def __len__(self) -> int:
+        return 1 << 40
+
+    def __getitem__(self, i: int) -> dict:
+        batch, size, seed, start, screen, focus = self.args
+        b = make_batch(batch, size, seed, start + i, "cpu", screen, focus)
+        return {k: getattr(b, k) for k in ("x", "alpha", "fg", "bg", "hint")}
+
+
+def _worker_init(_):
+    torch.set_num_threads(1)
+
+
+def worker_batches(batch: int, size: int, seed: int, start: int, screen: str, focus: str, workers: int,
+                   pin: bool):
+    """An iterator of CPU-made Batches for steps start, start+1, ... from `workers` processes."""
+    loader = torch.utils.data.DataLoader(
+        SyntheticBatches(batch, size, seed, start, screen, focus), batch_size=None, shuffle=False,
+        num_workers=workers, pin_memory=pin, prefetch_factor=2, persistent_workers=False,
+        worker_init_fn=_worker_init)
+    for item in loader:
+        yield Batch(**item)

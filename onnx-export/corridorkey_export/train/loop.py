@@ -1,10 +1,13 @@
 """Time-boxed, resumable training of a GreenFormer variant on synthetic plates.
 
-One call trains for at most `minutes` of wall time (setup and the final save included), saving every
-`save_every_s` and at the end; `resume` continues from the folder's own state, optionally at another
-size/batch (`retarget`, e.g. a last chunk at the export size; recipe.json records each stage). The learning rate
-follows the *time* spent (warmup in steps, then cosine over `budget_minutes` of total training), so a
-run split into several chunks follows the same schedule as one long run.
+One call trains for at most `minutes` of wall time (setup and the final save included) and, with
+`until_elapsed_s`, stops once the run's training time reaches that total (so a killed and resumed job
+ends where an uninterrupted one would). It saves every `save_every_s` and at the end; `resume`
+continues from the folder's own state, optionally retargeted (`retarget`: another size/batch, a data
+focus, a loss weight, e.g. a fine-tune at the export size on semi-transparent plates; recipe.json
+records each stage). The learning rate follows the *time* spent (warmup in steps, then cosine over
+`budget_minutes` of total training), so a run split into several chunks follows the same schedule as
+one long run.
 """
 
 from __future__ import annotations
@@ -19,7 +22,7 @@ import torch
 
 from ..checkpoint import load_into, resize_pos_embed
 from ..model import GreenFormer, compose
-from .data import make_batch
+from .data import make_batch, worker_batches
 from .losses import losses
 from .state import load_state, save_state
 
@@ -39,6 +42,15 @@ class Recipe:
     budget_minutes: float = 18.0
     min_lr_ratio: float = 0.05
     grad_clip: float = 1.0
+    screen: str = "green"
+    focus: str = ""              # "" or "transparent" (more hair, smoke, cloth, blur: synth.plates)
+    unknown_weight: float = 0.0  # extra alpha L1 inside the semi-transparent band (losses.py)
+    data: str = "device"         # "device" (plates drawn on the training device) or "workers" (CPU DataLoader)
+    workers: int = 0             # DataLoader workers for data="workers"
+
+
+STAGE_KEYS = ("size", "batch", "focus", "unknown_weight")
+RETARGET_KEYS = STAGE_KEYS
 
 
 def lr_at(r: Recipe, step: int, elapsed_s: float) -> float:
@@ -92,7 +104,8 @@ def _optimizer(model: torch.nn.Module, r: Recipe) -> torch.optim.Optimizer:
 
 def train(out: Path, minutes: float, recipe: Recipe | None = None, resume: bool = False, device: str = "cuda",
           log_every: int = 25, save_every_s: float = 180.0, max_steps: int | None = None,
-          save_reserve_s: float = 20.0, retarget: dict | None = None, echo=print) -> dict:
+          save_reserve_s: float = 20.0, retarget: dict | None = None, until_elapsed_s: float | None = None,
+          echo=print) -> dict:
     t_start = time.monotonic()
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
@@ -119,12 +132,13 @@ def train(out: Path, minutes: float, recipe: Recipe | None = None, resume: bool 
         torch.set_rng_state(st["rng_cpu"])
         if dev.type == "cuda" and st.get("rng_cuda") is not None:
             torch.cuda.set_rng_state(st["rng_cuda"])
-        if retarget and (retarget.get("size", r.size), retarget.get("batch", r.batch)) != (r.size, r.batch):
-            model, opt = _retarget(model, opt, r, retarget.get("size", r.size), dev)
-            r = replace(r, size=retarget.get("size", r.size), batch=retarget.get("batch", r.batch))
-    if not stages or (stages[-1]["size"], stages[-1]["batch"]) != (r.size, r.batch):
-        # The recipe records from which step each (size, batch) was used: the run is replayable.
-        stages.append({"from_step": step, "size": r.size, "batch": r.batch})
+        retarget = {k: v for k, v in (retarget or {}).items() if k in RETARGET_KEYS}
+        if retarget.get("size", r.size) != r.size:
+            model, opt = _retarget(model, opt, r, retarget["size"], dev)
+        r = replace(r, **retarget)
+    if not stages or any(stages[-1].get(k, getattr(Recipe, k, None)) != getattr(r, k) for k in STAGE_KEYS):
+        # The recipe records from which step each stage (size, batch, focus, weight) ran: replayable.
+        stages.append({"from_step": step, **{k: getattr(r, k) for k in STAGE_KEYS}})
     (out / RECIPE).write_text(json.dumps({**asdict(r), "stages": stages}, indent=2) + "\n")
     model.train()
     weights_name = f"{r.variant}.safetensors"
@@ -139,12 +153,20 @@ def train(out: Path, minutes: float, recipe: Recipe | None = None, resume: bool 
     limit = minutes * 60.0
     last_save = time.monotonic()
     acc: dict[str, torch.Tensor] = {}
-    n_acc, t_log, steps_this_call, step_s = 0, time.monotonic(), 0, 0.0
+    n_acc, t_log, steps_this_call, step_s, data_s = 0, time.monotonic(), 0, 0.0, 0.0
+    feed = None
+    if r.data == "workers":
+        workers = r.workers or max(1, (torch.get_num_threads() or 2) - 1)
+        feed = worker_batches(r.batch, r.size, r.seed, step, r.screen, r.focus, workers, dev.type == "cuda")
+    elif r.data != "device":
+        raise ValueError(f"recipe data must be 'device' or 'workers', got {r.data!r}")
     log = open(out / LOG, "a")
     try:
         while True:
             now = time.monotonic()
             if max_steps is not None and steps_this_call >= max_steps:
+                break
+            if until_elapsed_s is not None and elapsed >= until_elapsed_s:
                 break
             if now - t_start + 1.5 * step_s + save_reserve_s > limit:
                 break
@@ -152,9 +174,13 @@ def train(out: Path, minutes: float, recipe: Recipe | None = None, resume: bool 
             lr = lr_at(r, step, elapsed)
             for gr in opt.param_groups:
                 gr["lr"] = lr
-            b = make_batch(r.batch, r.size, r.seed, step, dev)
+            if feed is not None:
+                b = next(feed).to(dev, non_blocking=True)
+            else:
+                b = make_batch(r.batch, r.size, r.seed, step, dev, r.screen, r.focus)
+            data_s += time.monotonic() - t0
             res = forward(model, b.x, amp)
-            terms = losses(res, b.alpha, b.fg, b.bg)
+            terms = losses(res, b.alpha, b.fg, b.bg, r.unknown_weight)
             opt.zero_grad(set_to_none=True)
             terms["total"].backward()
             gnorm = torch.nn.utils.clip_grad_norm_(model.parameters(), r.grad_clip)
@@ -169,13 +195,14 @@ def train(out: Path, minutes: float, recipe: Recipe | None = None, resume: bool 
                 if dev.type == "cuda":
                     torch.cuda.synchronize()
                 t1 = time.monotonic()
-                rec = {"step": step, "elapsed_s": round(elapsed + (t1 - t0), 2), "lr": lr,
-                       "steps_per_s": round(n_acc / max(t1 - t_log, 1e-9), 3)}
+                rec = {"step": step, "elapsed_s": round(elapsed + (t1 - t0), 2), "lr": lr, "size": r.size,
+                       "steps_per_s": round(n_acc / max(t1 - t_log, 1e-9), 3),
+                       "data_s": round(data_s / n_acc, 4)}
                 rec.update({k: round(float(v) / n_acc, 5) for k, v in acc.items()})
                 log.write(json.dumps(rec) + "\n")
                 log.flush()
                 echo(json.dumps(rec))
-                acc, n_acc, t_log = {}, 0, t1
+                acc, n_acc, t_log, data_s = {}, 0, t1, 0.0
             t1 = time.monotonic()
             step_s = t1 - t0 if steps_this_call > 1 else step_s
             elapsed += t1 - t0
@@ -184,8 +211,12 @@ def train(out: Path, minutes: float, recipe: Recipe | None = None, resume: bool 
                 last_save = time.monotonic()
     finally:
         log.close()
+        if feed is not None:
+            feed.close()
     save()
     summary = {"step": step, "elapsed_s": round(elapsed, 1), "steps_this_call": steps_this_call,
                "wall_s": round(time.monotonic() - t_start, 1), "weights": str(out / weights_name)}
+    if dev.type == "cuda":
+        summary["max_memory_gib"] = round(torch.cuda.max_memory_allocated(dev) / 2**30, 2)
     echo(json.dumps({"done": summary}))
     return summary

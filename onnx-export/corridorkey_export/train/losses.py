@@ -1,4 +1,5 @@
-"""Matting losses: alpha L1 + alpha-gradient L1, FG L1 where alpha > 0, composite L1, coarse-head L1."""
+"""Matting losses: alpha L1 + alpha-gradient L1, FG L1 where alpha > 0, composite L1, coarse-head L1,
+and (weighted by the recipe's `unknown_weight`) alpha L1 inside the semi-transparent band."""
 
 from __future__ import annotations
 
@@ -20,7 +21,14 @@ def gradient_l1(pred: torch.Tensor, gt: torch.Tensor) -> torch.Tensor:
     return (px - gx).abs().mean() + (py - gy).abs().mean()
 
 
-def losses(out: dict[str, torch.Tensor], alpha: torch.Tensor, fg: torch.Tensor, bg: torch.Tensor) -> dict[str, torch.Tensor]:
+def unknown_band(alpha: torch.Tensor, grow: int = 3) -> torch.Tensor:
+    """1 where the ground truth is partial (hair, smoke, blur) or within `grow` px of it."""
+    partial = ((alpha > 0.01) & (alpha < 0.99)).float()
+    return F.max_pool2d(partial, 2 * grow + 1, stride=1, padding=grow)
+
+
+def losses(out: dict[str, torch.Tensor], alpha: torch.Tensor, fg: torch.Tensor, bg: torch.Tensor,
+           unknown_weight: float = 0.0) -> dict[str, torch.Tensor]:
     """All terms in fp32. `out` is GreenFormer's compose() dict (alpha, fg in (0,1); coarse logits)."""
     a = out["alpha"].float()
     f = out["fg"].float()
@@ -36,5 +44,8 @@ def losses(out: dict[str, torch.Tensor], alpha: torch.Tensor, fg: torch.Tensor, 
     # Deep supervision of the coarse head (the refiner starts near zero, so this drives the backbone early).
     coarse = torch.sigmoid(F.interpolate(out["alpha_logits"].float(), size=(s, s), mode="bilinear", align_corners=False))
     terms["coarse"] = (coarse - alpha).abs().mean()
-    terms["total"] = sum(WEIGHTS[k] * v for k, v in terms.items())
+    band = unknown_band(alpha)
+    terms["unknown"] = ((a - alpha).abs() * band).sum() / (band.sum() + 1.0)
+    weights = dict(WEIGHTS, unknown=unknown_weight)
+    terms["total"] = sum(weights[k] * v for k, v in terms.items())
     return terms
