@@ -160,6 +160,12 @@ const PARAMS: &[(&str, &str, Option<&str>, Spec)] = &[
     ),
     ("modelFolder", "Device", None, Spec::Str),
     ("info", "Device", None, Spec::Str),
+    (
+        "screenColour",
+        "Key",
+        None,
+        Spec::Choice(0, &["Green", "Blue"]),
+    ),
 ];
 
 const GROUPS: &[(&str, &str)] = &[

@@ -79,6 +79,41 @@ impl Default for ChromaKeyParams {
     }
 }
 
+/// The screen colour the plate was shot on: what the built-in key removes and which model of a
+/// folder holding several keys it. Order is a saved-project API: append only.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub enum ScreenColour {
+    #[default]
+    Green,
+    Blue,
+}
+
+impl ScreenColour {
+    /// The name model manifests use (docs/MODEL-FORMAT.md).
+    pub fn name(self) -> &'static str {
+        match self {
+            ScreenColour::Green => "green",
+            ScreenColour::Blue => "blue",
+        }
+    }
+}
+
+impl ChromaKeyParams {
+    /// The key's thresholds for `screen`. The hue params are set for green; a blue screen keys
+    /// hue min + 55 to hue max + 45 (90..130 at the defaults, docs/MODEL-FORMAT.md), clamped to
+    /// OpenCV's 0..180.
+    pub fn for_screen(&self, screen: ScreenColour) -> ChromaKeyParams {
+        match screen {
+            ScreenColour::Green => *self,
+            ScreenColour::Blue => ChromaKeyParams {
+                hue_min: (self.hue_min + 55.0).clamp(0.0, 180.0),
+                hue_max: (self.hue_max + 45.0).clamp(0.0, 180.0),
+                ..*self
+            },
+        }
+    }
+}
+
 /// Colour encoding of the Source clip. Order is a saved-project API: append only.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum InputColour {
@@ -161,6 +196,7 @@ pub struct KeyParams {
     pub output: OutputMode,
     /// Host render scale (x); pixel-sized settings (erode, blur, despeckle) are scaled by it.
     pub render_scale: f64,
+    pub screen: ScreenColour,
 }
 
 impl Default for KeyParams {
@@ -177,6 +213,7 @@ impl Default for KeyParams {
             clip_white: 1.0,
             output: OutputMode::Premultiplied,
             render_scale: 1.0,
+            screen: ScreenColour::Green,
         }
     }
 }

@@ -81,6 +81,8 @@ pub enum ModelProblem {
     FileName(String),
     #[error("manifest lists no coarse graph")]
     NoCoarseGraph,
+    #[error("graph {file}: screen {screen:?} is neither \"green\" nor \"blue\"")]
+    Screen { file: String, screen: String },
     #[error("graph file {0} is missing")]
     GraphMissing(String),
     #[error("{file} is {have} bytes, the manifest says {want}")]

@@ -35,7 +35,7 @@ pub fn key(
         return Ok(report.into_output(hint_image(frame.hint(), w, h), params.output));
     }
 
-    let slot = slots.get(runtime, params.inference_size);
+    let slot = slots.get(runtime, params.inference_size, params.screen);
     let mut loaded = match slot.lock() {
         Ok(l) => l,
         Err(EngineError::ModelMissing { dir, detail }) if params.output == OutputMode::Status => {

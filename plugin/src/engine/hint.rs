@@ -45,7 +45,7 @@ pub fn compute(plan: &HintPlan<'_>, params: &KeyParams, src: &RgbaImage) -> Vec<
         HintPlan::ChromaKey => chroma_key(
             src,
             params.input_colour,
-            &params.chroma,
+            &params.chroma.for_screen(params.screen),
             params.render_scale,
         ),
     }
@@ -288,5 +288,48 @@ mod tests {
         assert!(hint[10 * w + 23] > 0.0 && hint[10 * w + 23] < 1.0);
         // (the subject is narrower than the blur, so its middle stays just below 1)
         assert!(hint[10 * w + 2] < 1e-6 && hint[10 * w + 32] > 0.95);
+    }
+
+    #[test]
+    fn blue_screen_keys_blue_and_keeps_green() {
+        use crate::engine::contract::ScreenColour;
+        // Left third blue screen, middle a subject, right third green (a green prop on blue).
+        let (w, h) = (48, 4);
+        let mut img = RgbaImage::new(w, h);
+        for y in 0..h {
+            for x in 0..w {
+                let c = match x {
+                    0..16 => [0.1, 0.2, 0.8, 1.0],
+                    16..32 => [0.6, 0.4, 0.3, 1.0],
+                    _ => [0.1, 0.7, 0.15, 1.0],
+                };
+                img.data[(y * w + x) * 4..][..4].copy_from_slice(&c);
+            }
+        }
+        let p = ChromaKeyParams {
+            erode_px: 0.0,
+            blur_px: 0.0,
+            ..Default::default()
+        };
+        let blue = p.for_screen(ScreenColour::Blue);
+        // OpenCV hue of (0.1, 0.2, 0.8) sRGB is 116: inside 90..130; green (60) is not.
+        assert_eq!((blue.hue_min, blue.hue_max), (90.0, 130.0));
+        assert_eq!(p.for_screen(ScreenColour::Green), p);
+        let hint = chroma_key(&img, InputColour::Srgb, &blue, 1.0);
+        assert_eq!(hint[w + 5], 0.0, "blue screen is background");
+        assert_eq!(hint[w + 20], 1.0, "subject stays");
+        assert_eq!(hint[w + 40], 1.0, "green is foreground on a blue screen");
+        let hint = chroma_key(&img, InputColour::Srgb, &p, 1.0);
+        assert_eq!(
+            (hint[w + 5], hint[w + 40]),
+            (1.0, 0.0),
+            "the green key is the other way round"
+        );
+        // Clamped to OpenCV's hue range.
+        let wide = ChromaKeyParams {
+            hue_max: 170.0,
+            ..p
+        };
+        assert_eq!(wide.for_screen(ScreenColour::Blue).hue_max, 180.0);
     }
 }

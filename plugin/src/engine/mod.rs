@@ -136,17 +136,28 @@ impl Engine {
         Ok(out)
     }
 
-    /// One line for the node's info param: model variant, S, precision, device in use, or why none.
+    /// One line for the node's info param: model variant, S, precision, device in use, or why none
+    /// (the green-screen model; [`Engine::describe_for`] names the screen).
     pub fn describe(&self, runtime: &RuntimeConfig, inference_size: usize) -> String {
+        self.describe_for(runtime, inference_size, ScreenColour::Green)
+    }
+
+    /// [`Engine::describe`] for the model keying `screen`.
+    pub fn describe_for(
+        &self,
+        runtime: &RuntimeConfig,
+        inference_size: usize,
+        screen: ScreenColour,
+    ) -> String {
         let r = catch_unwind(AssertUnwindSafe(|| {
             if let Some(line) = self
                 .slots
-                .find(runtime, inference_size)
+                .find(runtime, inference_size, screen)
                 .and_then(|s| s.describe())
             {
                 return line;
             }
-            match model_set::probe(runtime, inference_size) {
+            match model_set::probe(runtime, inference_size, screen) {
                 Ok(choice) => format!(
                     "model ready: S={} ({}), loads on the first frame",
                     choice.coarse.size.unwrap_or(inference_size),

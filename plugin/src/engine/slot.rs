@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use parking_lot::{MappedMutexGuard, Mutex, MutexGuard};
 
-use super::contract::RuntimeConfig;
+use super::contract::{RuntimeConfig, ScreenColour};
 use super::error::EngineError;
 use super::gpu::GpuKernels;
 use super::runtime::arena_stats::{self, ArenaStats, StatsUnavailable};
@@ -41,6 +41,7 @@ impl Loaded {
 pub struct Slot {
     runtime: RuntimeConfig,
     size: usize,
+    screen: ScreenColour,
     state: Mutex<Option<Loaded>>,
 }
 
@@ -49,11 +50,11 @@ impl Slot {
     /// manifest changed on disk.
     pub fn lock(&self) -> Result<MappedMutexGuard<'_, Loaded>, EngineError> {
         let mut state = self.state.lock();
-        let want = ModelSetKey::new(&self.runtime, self.size);
+        let want = ModelSetKey::new(&self.runtime, self.size, self.screen);
         if state.as_ref().is_none_or(|l| l.models.key != want) {
             *state = None;
             *state = Some(Loaded {
-                models: model_set::load(&self.runtime, self.size)?,
+                models: model_set::load_for(&self.runtime, self.size, self.screen)?,
                 gpu: None,
             });
         }
@@ -83,17 +84,19 @@ pub struct Slots {
 }
 
 impl Slots {
-    /// The slot for `runtime` at `size`, made (empty) when new. Never loads, never waits on a load.
-    pub fn get(&self, runtime: &RuntimeConfig, size: usize) -> Arc<Slot> {
+    /// The slot for `runtime` at `size` keying `screen`, made (empty) when new. Never loads, never
+    /// waits on a load.
+    pub fn get(&self, runtime: &RuntimeConfig, size: usize, screen: ScreenColour) -> Arc<Slot> {
         let mut slots = self.slots.lock();
         let slot = match slots
             .iter()
-            .position(|s| s.size == size && &s.runtime == runtime)
+            .position(|s| s.size == size && s.screen == screen && &s.runtime == runtime)
         {
             Some(i) => slots.remove(i),
             None => Arc::new(Slot {
                 runtime: runtime.clone(),
                 size,
+                screen,
                 state: Mutex::new(None),
             }),
         };
@@ -109,12 +112,17 @@ impl Slots {
         slot
     }
 
-    /// The slot for `runtime` at `size` if it exists.
-    pub fn find(&self, runtime: &RuntimeConfig, size: usize) -> Option<Arc<Slot>> {
+    /// The slot for `runtime` at `size` keying `screen`, if it exists.
+    pub fn find(
+        &self,
+        runtime: &RuntimeConfig,
+        size: usize,
+        screen: ScreenColour,
+    ) -> Option<Arc<Slot>> {
         self.slots
             .lock()
             .iter()
-            .find(|s| s.size == size && &s.runtime == runtime)
+            .find(|s| s.size == size && s.screen == screen && &s.runtime == runtime)
             .cloned()
     }
 

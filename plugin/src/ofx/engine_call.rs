@@ -2,7 +2,7 @@
 
 use crate::engine::{
     Engine, EngineError, FrameInput, FrameOutput, KeyParams, PathChoice, RenderOptions,
-    RuntimeConfig,
+    RuntimeConfig, ScreenColour,
 };
 
 /// `CORRIDORKEY_FRAME_PATH=cpu` keeps pre/post-processing and the refine stage on the CPU even on a
@@ -56,8 +56,8 @@ pub fn render(
     Engine::global().render_with(input, params, runtime, &options, abort)
 }
 
-pub fn describe(runtime: &RuntimeConfig, inference_size: usize) -> String {
-    Engine::global().describe(runtime, inference_size)
+pub fn describe(runtime: &RuntimeConfig, inference_size: usize, screen: ScreenColour) -> String {
+    Engine::global().describe_for(runtime, inference_size, screen)
 }
 
 #[cfg(test)]

@@ -101,7 +101,8 @@ fn instance_changed(call: &Call<'_>) -> Result<Status> {
         .unwrap_or(0.0);
     let inst = Instance::of(effect);
     let values = ParamValues::read(&effect.param_set()?, time)?;
-    let info = engine_call::describe(&runtime_for(&values, inst), values.inference_size());
+    let rt = runtime_for(&values, inst);
+    let info = engine_call::describe(&rt, values.inference_size(), values.screen());
     inst.set_info(effect, &info);
     Ok(Status::Ok)
 }

@@ -5,7 +5,7 @@ use ofx_bindings::{Common, ParamDef, ParamSet, Result, StringMode};
 
 use crate::engine::{
     ChromaKeyParams, Device, HintSource, InputColour, KeyParams, OutputMode, RefinerParams,
-    TileSize,
+    ScreenColour, TileSize,
 };
 
 pub const HINT_SOURCE: &str = "hintSource";
@@ -37,6 +37,7 @@ pub const DEVICE: &str = "device";
 pub const GPU_MEMORY_MB: &str = "gpuMemoryMB";
 pub const MODEL_FOLDER: &str = "modelFolder";
 pub const INFO: &str = "info";
+pub const SCREEN_COLOUR: &str = "screenColour";
 pub const PAGE_KEY: &str = "Key";
 pub const PAGE_DEVICE: &str = "Device";
 
@@ -56,6 +57,7 @@ pub const SHOW_OPTIONS: &[&str] = &[
 ];
 pub const REFINER_TILE_OPTIONS: &[&str] = &["512", "1024", "Full frame"];
 pub const DEVICE_OPTIONS: &[&str] = &["Auto", "CUDA", "TensorRT", "CPU"];
+pub const SCREEN_COLOUR_OPTIONS: &[&str] = &["Green", "Blue"];
 
 const HINT_SOURCES: [HintSource; 3] = [
     HintSource::Clip,
@@ -74,10 +76,12 @@ const OUTPUT_MODES: [OutputMode; 7] = [
 ];
 const TILES: [TileSize; 3] = [TileSize::T512, TileSize::T1024, TileSize::FullFrame];
 const DEVICES: [Device; 4] = [Device::Auto, Device::Cuda, Device::TensorRt, Device::Cpu];
+const SCREENS: [ScreenColour; 2] = [ScreenColour::Green, ScreenColour::Blue];
 
 const KEY_CHILDREN: &[&str] = &[
     HINT_SOURCE,
     INPUT_COLOUR,
+    SCREEN_COLOUR,
     QUALITY,
     SHOW,
     GROUP_BUILTIN_HINT,
@@ -188,7 +192,7 @@ pub const DEFINITIONS: &[ParamDef<'static>] = &[
         options: SHOW_OPTIONS,
         default: 0,
     },
-    ParamDef::Group { common: c(GROUP_BUILTIN_HINT, "Built-in hint", "The HSV green key used when no hint clip is available.", None), open: false },
+    ParamDef::Group { common: c(GROUP_BUILTIN_HINT, "Built-in hint", "The HSV key of the screen colour, used when no hint clip is available.", None), open: false },
     dbl(c(HINT_HUE_MIN, "Hue min", "Lowest screen hue (OpenCV 8-bit HSV scale, 0..180).", HINT_GROUP), 35.0, 0.0, 180.0, 0.0, 180.0, 1, 1.0),
     dbl(c(HINT_HUE_MAX, "Hue max", "Highest screen hue (OpenCV 8-bit HSV scale, 0..180).", HINT_GROUP), 85.0, 0.0, 180.0, 0.0, 180.0, 1, 1.0),
     dbl(c(HINT_SAT_MIN, "Saturation min", "Lowest screen saturation (0..255).", HINT_GROUP), 40.0, 0.0, 255.0, 0.0, 255.0, 1, 1.0),
@@ -233,6 +237,12 @@ pub const DEFINITIONS: &[ParamDef<'static>] = &[
         enabled: false,
         animates: false,
     },
+    // Appended after every earlier param (defined last, shown beside Input colour on the Key page).
+    ParamDef::Choice {
+        common: c(SCREEN_COLOUR, "Screen colour", "The screen the plate was shot on: the built-in key removes it (the hue params are set for green; blue keys hue min + 55 to hue max + 45), and the model trained for it keys the plate when the model folder has one.", None),
+        options: SCREEN_COLOUR_OPTIONS,
+        default: 0,
+    },
     ParamDef::Page { name: PAGE_KEY, label: "Key", children: KEY_CHILDREN },
     ParamDef::Page { name: PAGE_DEVICE, label: "Device", children: DEVICE_CHILDREN },
 ];
@@ -265,6 +275,7 @@ pub struct ParamValues {
     pub device: i32,
     pub gpu_memory_mb: i32,
     pub model_folder: String,
+    pub screen_colour: i32,
 }
 
 impl Default for ParamValues {
@@ -296,6 +307,7 @@ impl Default for ParamValues {
             device: 0,
             gpu_memory_mb: 6144,
             model_folder: String::new(),
+            screen_colour: 0,
         }
     }
 }
@@ -332,7 +344,13 @@ impl ParamValues {
             device: i(DEVICE)?,
             gpu_memory_mb: i(GPU_MEMORY_MB)?,
             model_folder: ps.param(MODEL_FOLDER)?.string_at(time)?,
+            screen_colour: i(SCREEN_COLOUR)?,
         })
+    }
+
+    /// The screen colour (an out-of-range index falls back to green).
+    pub fn screen(&self) -> ScreenColour {
+        pick(&SCREENS, self.screen_colour, 0)
     }
 
     /// Inference size S for the quality choice (out-of-range indices fall back to the default).
@@ -387,6 +405,7 @@ impl ParamValues {
             } else {
                 1.0
             },
+            screen: self.screen(),
         }
     }
 }

@@ -195,7 +195,7 @@ fn render_inner(effect: &ImageEffect, in_args: &PropertySet, inst: &Instance) ->
                 // `ofx-render --log-json`) can see how much of the frame the sparse refiner skipped.
                 let info = format!(
                     "{} | last frame {ms:.0} ms, refiner tiles {} run / {} skipped",
-                    engine_call::describe(&s.runtime, s.params.inference_size),
+                    engine_call::describe(&s.runtime, s.params.inference_size, s.params.screen),
                     out.stats.tiles_run,
                     out.stats.tiles_skipped
                 );

@@ -9,6 +9,7 @@ use parking_lot::Mutex;
 use serde::Deserialize;
 use sha2::{Digest, Sha256};
 
+use crate::engine::contract::ScreenColour;
 use crate::engine::error::ModelProblem;
 
 pub const SCHEMA: &str = "corridorkey-model/1";
@@ -30,6 +31,9 @@ pub struct GraphEntry {
     pub sha256: String,
     #[serde(default)]
     pub bytes: Option<u64>,
+    /// The screen colour the graph keys (`"green"` when absent: manifests before screens).
+    #[serde(default)]
+    pub screen: Option<String>,
     pub inputs: Vec<IoSpec>,
     pub outputs: Vec<IoSpec>,
 }
@@ -105,14 +109,60 @@ pub struct Choice {
     pub warnings: Vec<String>,
 }
 
-/// Picks the coarse graph for `size` (closest available otherwise) in `precision` (the other one
-/// otherwise), and the refiner of the same precision (the other one otherwise).
-pub fn choose(m: &Manifest, size: usize, precision: &str) -> Result<Choice, ManifestError> {
+impl GraphEntry {
+    /// The screen colour the graph keys.
+    pub fn screen(&self) -> Result<ScreenColour, ModelProblem> {
+        match self.screen.as_deref() {
+            None | Some("green") => Ok(ScreenColour::Green),
+            Some("blue") => Ok(ScreenColour::Blue),
+            Some(other) => Err(ModelProblem::Screen {
+                file: self.file.clone(),
+                screen: other.to_string(),
+            }),
+        }
+    }
+}
+
+/// Picks, among the graphs for `screen` (the other screen's when the folder has none, with a
+/// warning), the coarse graph for `size` (closest available otherwise) in `precision` (the other
+/// one otherwise), and the refiner of the same precision (the other one otherwise).
+pub fn choose(
+    m: &Manifest,
+    size: usize,
+    precision: &str,
+    screen: ScreenColour,
+) -> Result<Choice, ManifestError> {
     let mut notes = Vec::new();
     let mut warnings = Vec::new();
-    let coarse: Vec<&GraphEntry> = m
+    let mut screens = Vec::with_capacity(m.graphs.len());
+    for g in &m.graphs {
+        screens.push(g.screen().map_err(ManifestError::Invalid)?);
+    }
+    let keyed = if screens.contains(&screen) {
+        screen
+    } else {
+        let other = match screen {
+            ScreenColour::Green => ScreenColour::Blue,
+            ScreenColour::Blue => ScreenColour::Green,
+        };
+        warnings.push(format!(
+            "the model folder has no {} screen model; using its {} one, which keys a {} screen badly",
+            screen.name(),
+            other.name(),
+            screen.name()
+        ));
+        other
+    };
+    let graphs: Vec<&GraphEntry> = m
         .graphs
         .iter()
+        .zip(&screens)
+        .filter(|(_, s)| **s == keyed)
+        .map(|(g, _)| g)
+        .collect();
+    let coarse: Vec<&GraphEntry> = graphs
+        .iter()
+        .copied()
         .filter(|g| g.role == "coarse" && g.size.is_some())
         .collect();
     if coarse.is_empty() {
@@ -143,7 +193,11 @@ pub fn choose(m: &Manifest, size: usize, precision: &str) -> Result<Choice, Mani
             g
         }
     };
-    let refiners: Vec<&GraphEntry> = m.graphs.iter().filter(|g| g.role == "refiner").collect();
+    let refiners: Vec<&GraphEntry> = graphs
+        .iter()
+        .copied()
+        .filter(|g| g.role == "refiner")
+        .collect();
     let refiner = refiners
         .iter()
         .find(|g| g.precision == coarse.precision)
@@ -158,11 +212,10 @@ pub fn choose(m: &Manifest, size: usize, precision: &str) -> Result<Choice, Mani
         )),
         _ => {}
     }
-    let refiner_gpu = m
-        .graphs
+    let refiner_gpu = graphs
         .iter()
         .find(|g| g.role == "refiner_gpu" && g.precision == "fp16")
-        .cloned();
+        .map(|g| (*g).clone());
     Ok(Choice {
         coarse,
         refiner,
@@ -268,15 +321,64 @@ mod tests {
             graphs.extend(extra);
             serde_json::from_value(serde_json::json!({"schema": SCHEMA, "graphs": graphs})).unwrap()
         };
+        let g = ScreenColour::Green;
         let plain = with(vec![]);
-        assert!(choose(&plain, 128, "fp16").unwrap().refiner_gpu.is_none());
+        assert!(choose(&plain, 128, "fp16", g)
+            .unwrap()
+            .refiner_gpu
+            .is_none());
         let m = with(vec![entry("refiner_gpu", None, "fp16")]);
-        let gpu = choose(&m, 128, "fp16").unwrap();
+        let gpu = choose(&m, 128, "fp16", g).unwrap();
         assert_eq!(gpu.refiner_gpu.unwrap().role, "refiner_gpu");
         assert_eq!(gpu.refiner.unwrap().role, "refiner");
-        let cpu = choose(&m, 128, "fp32").unwrap();
+        let cpu = choose(&m, 128, "fp32", g).unwrap();
         assert_eq!(cpu.refiner.unwrap().precision, "fp32");
         let odd = with(vec![entry("refiner_gpu", None, "fp32")]);
-        assert!(choose(&odd, 128, "fp16").unwrap().refiner_gpu.is_none());
+        assert!(choose(&odd, 128, "fp16", g).unwrap().refiner_gpu.is_none());
+    }
+
+    fn screened(role: &str, size: Option<usize>, screen: Option<&str>) -> serde_json::Value {
+        let mut e = entry(role, size, "fp16");
+        e["file"] = serde_json::json!(format!("{role}.{}.onnx", screen.unwrap_or("none")));
+        if let Some(s) = screen {
+            e["screen"] = serde_json::json!(s);
+        }
+        e
+    }
+
+    #[test]
+    fn graphs_are_chosen_for_the_screen_colour() {
+        let m: Manifest = serde_json::from_value(serde_json::json!({"schema": SCHEMA, "graphs": [
+            screened("coarse", Some(128), None),
+            screened("refiner", None, None),
+            screened("coarse", Some(128), Some("blue")),
+            screened("refiner", None, Some("blue")),
+        ]}))
+        .unwrap();
+        let green = choose(&m, 128, "fp16", ScreenColour::Green).unwrap();
+        assert_eq!(green.coarse.file, "coarse.none.onnx");
+        assert!(green.warnings.is_empty(), "{:?}", green.warnings);
+        let blue = choose(&m, 128, "fp16", ScreenColour::Blue).unwrap();
+        assert_eq!(blue.coarse.file, "coarse.blue.onnx");
+        assert_eq!(blue.refiner.unwrap().file, "refiner.blue.onnx");
+        let green_only: Manifest = serde_json::from_value(serde_json::json!({"schema": SCHEMA,
+            "graphs": [screened("coarse", Some(128), Some("green"))]}))
+        .unwrap();
+        let c = choose(&green_only, 128, "fp16", ScreenColour::Blue).unwrap();
+        assert_eq!(c.coarse.file, "coarse.green.onnx");
+        assert!(
+            c.warnings
+                .iter()
+                .any(|w| w.contains("no blue screen model")),
+            "{:?}",
+            c.warnings
+        );
+        let odd: Manifest = serde_json::from_value(serde_json::json!({"schema": SCHEMA,
+            "graphs": [screened("coarse", Some(128), Some("red"))]}))
+        .unwrap();
+        assert!(matches!(
+            choose(&odd, 128, "fp16", ScreenColour::Green),
+            Err(ManifestError::Invalid(ModelProblem::Screen { .. }))
+        ));
     }
 }

@@ -11,7 +11,7 @@ use super::manifest::{self, ManifestError};
 use super::providers::{candidates, provider_lib, Provider, Role, PROBE_GRAPH};
 use super::session::{build, check_io, GraphSource};
 use super::shared_arena;
-use crate::engine::contract::RuntimeConfig;
+use crate::engine::contract::{RuntimeConfig, ScreenColour};
 use crate::engine::error::EngineError;
 
 /// What a model set was built for: rebuilt when any of this changes.
@@ -19,14 +19,16 @@ use crate::engine::error::EngineError;
 pub struct ModelSetKey {
     pub runtime: RuntimeConfig,
     pub requested_size: usize,
+    pub screen: ScreenColour,
     pub manifest_stamp: Option<(SystemTime, u64)>,
 }
 
 impl ModelSetKey {
-    pub fn new(runtime: &RuntimeConfig, size: usize) -> Self {
+    pub fn new(runtime: &RuntimeConfig, size: usize, screen: ScreenColour) -> Self {
         Self {
             runtime: runtime.clone(),
             requested_size: size,
+            screen,
             manifest_stamp: manifest::stamp(&runtime.model_dir.join("manifest.json")),
         }
     }
@@ -124,16 +126,29 @@ fn manifest_err(dir: &Path, e: ManifestError) -> EngineError {
 }
 
 /// Checks the manifest and the graph files for size S without loading ONNX Runtime (for the info line).
-pub fn probe(rt: &RuntimeConfig, size: usize) -> Result<manifest::Choice, EngineError> {
+pub fn probe(
+    rt: &RuntimeConfig,
+    size: usize,
+    screen: ScreenColour,
+) -> Result<manifest::Choice, EngineError> {
     let dir = &rt.model_dir;
     let m = manifest::load(dir).map_err(|e| manifest_err(dir, e))?;
-    manifest::choose(&m, size, "fp32").map_err(|e| manifest_err(dir, e))
+    manifest::choose(&m, size, "fp32", screen).map_err(|e| manifest_err(dir, e))
 }
 
 /// Builds the sessions for `rt` and size S: tries the providers the device setting allows, in order,
 /// falling back (with a warning) when one fails. Model problems are errors, not fallbacks.
 pub fn load(rt: &RuntimeConfig, size: usize) -> Result<ModelSet, EngineError> {
-    let key = ModelSetKey::new(rt, size);
+    load_for(rt, size, ScreenColour::Green)
+}
+
+/// [`load`] for the model of a folder that keys `screen`.
+pub fn load_for(
+    rt: &RuntimeConfig,
+    size: usize,
+    screen: ScreenColour,
+) -> Result<ModelSet, EngineError> {
+    let key = ModelSetKey::new(rt, size, screen);
     let dir = &rt.model_dir;
     let invalid = |detail| EngineError::ModelInvalid {
         dir: dir.clone(),
@@ -146,7 +161,8 @@ pub fn load(rt: &RuntimeConfig, size: usize) -> Result<ModelSet, EngineError> {
 
     let mut last_err = String::new();
     for p in candidates(rt.device, &rt.ort_library) {
-        let choice = manifest::choose(&m, size, p.precision()).map_err(|e| manifest_err(dir, e))?;
+        let choice =
+            manifest::choose(&m, size, p.precision(), screen).map_err(|e| manifest_err(dir, e))?;
         let coarse_path =
             manifest::verify_file(dir, &choice.coarse).map_err(|e| manifest_err(dir, e))?;
         let refiner_path = match &choice.refiner {

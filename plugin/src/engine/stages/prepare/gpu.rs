@@ -104,7 +104,7 @@ struct KeyInputs {
 impl KeyInputs {
     /// None when the plate is smaller than the blur's reach (ONNX's reflect padding reflects once).
     fn new(params: &KeyParams, (w, h): (usize, usize)) -> Result<Option<Self>, EngineError> {
-        let c = &params.chroma;
+        let c = &params.chroma.for_screen(params.screen);
         let erode_k = scaled_kernel(c.erode_px, params.render_scale);
         let mut blur_k = scaled_kernel(c.blur_px, params.render_scale);
         if blur_k.is_multiple_of(2) && blur_k > 0 {
