@@ -1,8 +1,9 @@
 //! The OFX layer's only calls into the engine (one place to change if its API moves).
 
+use crate::engine::device_frame::{self, CudaSupportError};
 use crate::engine::{
-    Engine, EngineError, FrameInput, FrameOutput, KeyParams, PathChoice, RenderOptions,
-    RuntimeConfig,
+    DeviceFrame, Engine, EngineError, FrameInput, FrameOutput, FrameOutputInfo, KeyParams,
+    PathChoice, RenderOptions, RuntimeConfig,
 };
 
 /// `CORRIDORKEY_FRAME_PATH=cpu` keeps pre/post-processing and the refine stage on the CPU even on a
@@ -34,20 +35,46 @@ fn path_from_env() -> PathChoice {
     )
 }
 
+fn options() -> RenderOptions {
+    RenderOptions {
+        // The OFX layer answers repeated frames from its own per-instance cache before it calls
+        // here; the engine's cache would hash the inputs again and copy every new 4K frame.
+        use_cache: false,
+        path: path_from_env(),
+        ..Default::default()
+    }
+}
+
 pub fn render(
     input: &FrameInput<'_>,
     params: &KeyParams,
     runtime: &RuntimeConfig,
     abort: &dyn Fn() -> bool,
 ) -> Result<FrameOutput, EngineError> {
-    let options = RenderOptions {
-        // The OFX layer answers repeated frames from its own per-instance cache before it calls
-        // here; the engine's cache would hash the inputs again and copy every new 4K frame.
-        use_cache: false,
-        path: path_from_env(),
-        ..Default::default()
-    };
-    Engine::global().render_with(input, params, runtime, &options, abort)
+    Engine::global().render_with(input, params, runtime, &options(), abort)
+}
+
+/// A frame whose images are in CUDA device memory (OFX CUDA render).
+pub fn render_device(
+    frame: &DeviceFrame,
+    params: &KeyParams,
+    runtime: &RuntimeConfig,
+    abort: &dyn Fn() -> bool,
+) -> Result<FrameOutputInfo, EngineError> {
+    Engine::global().render_device(frame, params, runtime, &options(), abort)
+}
+
+/// The source of a device frame written unchanged into its output (a frame that failed).
+pub fn pass_through_device(
+    frame: &DeviceFrame,
+    runtime: &RuntimeConfig,
+) -> Result<(), EngineError> {
+    device_frame::pass_through_device(frame, runtime)
+}
+
+/// Whether this process can key CUDA images on `runtime`'s GPU (describe asks, once per process).
+pub fn cuda_images_supported(runtime: &RuntimeConfig) -> Result<(), CudaSupportError> {
+    device_frame::cuda_images_supported(runtime)
 }
 
 pub fn describe(runtime: &RuntimeConfig, inference_size: usize) -> String {
