@@ -13,9 +13,13 @@ arena statistics and the PyTorch reference, as JSON and markdown.
 ck-bench [--mode engine|host|all] [--model-dir DIR] [--ort-lib PATH] [--device auto|cuda|tensorrt|cpu]
          [--frames N] [--size S] [--width W] [--height H] [--input DIR] [--seed N]
          [--tile 512|1024|full] [--overlap PX] [--batch B] [--no-refiner] [--no-skip] [--cpu-path]
-         [--gpu-mem MB] [--gpu N] [--bundle PATH]
+         [--gpu-mem MB] [--gpu N] [--bundle PATH] [--cuda-images]
          [--torch eager-fp16,compile-fp16,eager-autocast] [--python PATH] [--torch-device cuda|cpu]
          [--torch-timeout SECONDS] [--json PATH] [--md PATH]
+
+--cuda-images (host mode): the test host hands the plugin CUDA device images and its stream, as
+DaVinci Resolve does (OFX CUDA render); the frame time is the render action and its work on the
+stream, the host's own uploads and downloads are reported beside it.
 
 Without --json/--md the JSON and markdown go to stdout; a short summary goes to stderr.";
 
@@ -60,6 +64,8 @@ pub struct Args {
     pub gpu_mem: usize,
     pub gpu: i32,
     pub bundle: PathBuf,
+    /// Host mode: hand the plugin CUDA images (OFX CUDA render) instead of CPU images.
+    pub cuda_images: bool,
     pub torch: Vec<String>,
     pub python: PathBuf,
     pub torch_device: String,
@@ -116,6 +122,7 @@ pub fn defaults(env: &dyn Fn(&str) -> Option<String>, root: &Path) -> Args {
         gpu_mem: 6144,
         gpu: 0,
         bundle,
+        cuda_images: false,
         torch: Vec::new(),
         python: PathBuf::from("python3"),
         torch_device: "cuda".into(),
@@ -184,6 +191,7 @@ pub fn parse(argv: &[String], defaults: Args) -> Result<Option<Args>, String> {
             "--gpu-mem" => a.gpu_mem = num(val()?)?,
             "--gpu" => a.gpu = i32::try_from(num(val()?)?).map_err(|e| format!("--gpu: {e}"))?,
             "--bundle" => a.bundle = val()?.into(),
+            "--cuda-images" => a.cuda_images = true,
             "--torch" => {
                 a.torch = val()?
                     .split(',')
@@ -324,7 +332,13 @@ mod tests {
         .unwrap();
         assert_eq!(a.mode, Mode::All);
         assert_eq!(a.torch, ["eager-fp16", "compile-fp16"]);
-        assert!(!a.refiner);
+        assert!(!a.refiner && !a.cuda_images);
+        assert!(
+            run(&["--mode", "host", "--cuda-images"])
+                .unwrap()
+                .unwrap()
+                .cuda_images
+        );
         assert!(run(&["--help"]).unwrap().is_none());
         assert!(run(&["--torch", "jit"]).unwrap_err().contains("jit"));
         assert!(run(&["--tile", "256"]).is_err());
