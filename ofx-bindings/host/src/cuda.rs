@@ -91,7 +91,7 @@ fn open(path: &PathBuf) -> Result<Cuda, CudaError> {
     // SAFETY: loading libcudart runs its initialisers, which set up only the runtime's own state.
     let lib = unsafe { libloading::Library::new(path) }
         .map_err(|e| CudaError(format!("{}: {e}", path.display())))?;
-    // SAFETY (every sym call): the types are the runtime's C signatures.
+    // SAFETY: every `sym` call below pairs a runtime function with its C signature.
     let api = unsafe {
         Api {
             get_device_count: sym(&lib, "cudaGetDeviceCount")?,

@@ -192,7 +192,7 @@ mod tests {
                     .iter()
                     .filter(|r| x >= r.x1 && x < r.x2 && y >= r.y1 && y < r.y2)
                     .count();
-                let in_inner = x >= 2 && x < 7 && (3..5).contains(&y);
+                let in_inner = (2..7).contains(&x) && (3..5).contains(&y);
                 assert_eq!(n, usize::from(!in_inner), "({x},{y})");
             }
         }

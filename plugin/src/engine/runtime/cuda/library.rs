@@ -202,7 +202,7 @@ fn open(path: &Path) -> Result<Cuda, CudaError> {
     let lib = unsafe { libloading::Library::new(path) }.map_err(|e| CudaError::Unavailable {
         attempts: vec![format!("{origin}: {e}")],
     })?;
-    // SAFETY (every `symbol` call below): the types are the signatures of cuda_runtime_api.h.
+    // SAFETY: every `symbol` call below pairs a runtime function with its cuda_runtime_api.h type.
     let api = unsafe {
         Api {
             runtime_get_version: symbol(&lib, &origin, "cudaRuntimeGetVersion")?,
