@@ -9,24 +9,24 @@ cd "$(dirname "$0")/.."
 D=.device
 [ -f build/CorridorKey.ofx.bundle/Contents/Linux-x86-64/CorridorKey.ofx ] || {
   echo "no bundle in build/ (run make bundle)" >&2; exit 1; }
-# The test executable cargo builds for (package, test target).
+# The executable cargo builds for a test target (a workspace-wide build, as `make test` does, so
+# nothing is rebuilt with other features).
 test_exe() {
-  cargo test --release -p "$1" --test "$2" --no-run --message-format=json 2>/dev/null \
+  cargo test --release --workspace --test "$1" --no-run --message-format=json 2>/dev/null \
     | python3 -c '
 import json, sys
 for line in sys.stdin:
     m = json.loads(line)
     if m.get("reason") == "compiler-artifact" and m.get("executable") and m["target"]["name"] == sys.argv[1]:
-        print(m["executable"])' "$2" | tail -1
+        print(m["executable"])' "$1" | tail -1
 }
 rm -rf "$D/bin" "$D/bundle" "$D/fixtures"
 mkdir -p "$D/bin" "$D/bundle" "$D/fixtures"
-cargo build --release -p ck-bench
-for t in "ofx-test-host render_cuda" "corridorkey engine_device_frame"; do
-  set -- $t
-  exe=$(test_exe "$1" "$2")
-  [ -x "$exe" ] || { echo "no test executable for $1 --test $2" >&2; exit 1; }
-  install -m 0755 "$exe" "$D/bin/$2"
+cargo build --release --workspace
+for t in render_cuda engine_device_frame; do
+  exe=$(test_exe "$t")
+  [ -x "$exe" ] || { echo "no test executable for --test $t" >&2; exit 1; }
+  install -m 0755 "$exe" "$D/bin/$t"
 done
 install -m 0755 target/release/ck-bench "$D/bin/ck-bench"
 strip --strip-debug "$D"/bin/*

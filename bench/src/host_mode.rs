@@ -133,7 +133,7 @@ fn render_all(
             ));
         }
         result.notes.push(
-            "CUDA images (kOfxImageEffectPropCudaEnabled = 1, the host's stream): a frame is the render action plus its work on the host's stream".into(),
+            "CUDA images (kOfxImageEffectPropCudaEnabled = 1, the host's stream): a frame is the render action plus its work on the host's stream; device peaks include the host's own source and output images on the GPU, as in a real host".into(),
         );
         ImageMemory::Cuda(CudaRun {
             stream: true,

@@ -150,6 +150,8 @@ fn assert_cuda_matches_cpu(
     what: &str,
 ) -> (HostImage, Option<bool>) {
     let cpu = |n: u32| {
+        // A fresh key each time (the node's frame cache would answer the second one).
+        plugin().action("OfxActionPurgeCaches", Some(inst.effect()), None, None);
         let out = inst
             .render(&RenderRequest {
                 memory: ImageMemory::Cpu,

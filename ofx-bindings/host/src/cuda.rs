@@ -89,8 +89,18 @@ unsafe fn sym<T: Copy>(lib: &libloading::Library, name: &str) -> Result<T, CudaE
 
 fn open(path: &PathBuf) -> Result<Cuda, CudaError> {
     // SAFETY: loading libcudart runs its initialisers, which set up only the runtime's own state.
-    let lib = unsafe { libloading::Library::new(path) }
-        .map_err(|e| CudaError(format!("{}: {e}", path.display())))?;
+    let lib = unsafe { libloading::Library::new(path) }.map_err(|e| {
+        // libloading's own text is only "dlopen failed"; the linker's says which file and why.
+        let why = std::error::Error::source(&e)
+            .map(|s| s.to_string())
+            .unwrap_or_else(|| e.to_string());
+        let origin = path.display().to_string();
+        CudaError(if why.starts_with(&origin) {
+            why
+        } else {
+            format!("{origin}: {why}")
+        })
+    })?;
     // SAFETY: every `sym` call below pairs a runtime function with its C signature.
     let api = unsafe {
         Api {

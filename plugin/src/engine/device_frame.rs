@@ -116,7 +116,7 @@ fn check_devices(
                 return Err(EngineError::DeviceMismatch {
                     image: name,
                     image_device: info.device,
-                    expected: format!("the {other} is on GPU {d}"),
+                    expected: format!("but the {other} is on GPU {d}"),
                 })
             }
             _ => {}
@@ -127,7 +127,9 @@ fn check_devices(
         return Err(EngineError::DeviceMismatch {
             image: "the source",
             image_device: device,
-            expected: format!("CorridorKey runs on GPU {gpu}"),
+            expected: format!(
+                "but CorridorKey runs on GPU {gpu} (set CORRIDORKEY_GPU={device} to key on the host's GPU)"
+            ),
         });
     }
     Ok(device)

@@ -52,11 +52,11 @@ pub enum EngineError {
         source: CudaError,
     },
     /// A device image is on another GPU than the one CorridorKey runs on (or than the others).
-    #[error("device mismatch: {image} is on GPU {image_device}, {expected} (set CorridorKey's GPU with CORRIDORKEY_GPU={image_device})")]
+    #[error("device mismatch: {image} is on GPU {image_device}, {expected}")]
     DeviceMismatch {
         image: &'static str,
         image_device: i32,
-        /// What it should match, in words ("CorridorKey runs on GPU 0").
+        /// What it should match and how, in words ("but CorridorKey runs on GPU 0 (...)").
         expected: String,
     },
     /// A CUDA runtime call failed while `step` ran (not out of memory).

@@ -229,25 +229,33 @@ fn render_inner(
         .transpose()
         .map_err(cuda_failed("selecting the images' GPU"))?;
 
-    // Transparent black around the source window, inside the render window.
     let plan = output_plan(out.bounds, window, src_bounds);
-    for r in &plan.clear {
-        cuda.fill(
-            &part(&out.view, out.bounds, *r).map_err(cuda_failed("clearing the output"))?,
-            0,
-            stream,
-        )
-        .map_err(cuda_failed("clearing the output"))?;
-    }
-    if let Some(src) = src.as_ref().filter(|_| !plan.keyed.is_empty()) {
-        key(effect, inst, &s, cuda, stream, src, &out, &plan, args)?;
-    }
-    // Without the host's stream everything must be done when we return.
+    let queued = clear(cuda, &out, &plan, stream).and_then(|()| {
+        match src.as_ref().filter(|_| !plan.keyed.is_empty()) {
+            Some(src) => key(effect, inst, &s, cuda, stream, src, &out, &plan, args),
+            None => Ok(()),
+        }
+    });
+    // Without the host's stream everything we queued must be done when we return, failed or not.
     if args.stream.is_none() {
-        cuda.finish(stream)
-            .map_err(cuda_failed("finishing the CUDA work"))?;
+        let done = cuda
+            .finish(stream)
+            .map_err(cuda_failed("finishing the CUDA work"));
+        queued.and(done)?;
+    } else {
+        queued?;
     }
     Ok(Status::Ok)
+}
+
+/// Transparent black around the source window, inside the render window.
+fn clear(cuda: &Cuda, out: &DeviceClipImage, plan: &OutputPlan, stream: StreamRef) -> Result<()> {
+    for r in &plan.clear {
+        part(&out.view, out.bounds, *r)
+            .and_then(|area| cuda.fill(&area, 0, stream))
+            .map_err(cuda_failed("clearing the output"))?;
+    }
+    Ok(())
 }
 
 /// Keys the source into the output's keyed part (or passes it through on failure).

@@ -170,6 +170,19 @@ pub fn candidates(ort_library: Option<&Path>) -> Vec<PathBuf> {
     out
 }
 
+/// What the dynamic linker said (libloading's own text is only "dlopen failed"), starting with
+/// the file it was about.
+fn dl_error(origin: &str, e: &libloading::Error) -> String {
+    let why = std::error::Error::source(e)
+        .map(|s| s.to_string())
+        .unwrap_or_else(|| e.to_string());
+    if why.starts_with(origin) {
+        why
+    } else {
+        format!("{origin}: {why}")
+    }
+}
+
 /// A symbol's function pointer, copied out of the library (valid while the library stays loaded).
 ///
 /// # Safety
@@ -185,7 +198,7 @@ unsafe fn symbol<T: Copy>(
         .map_err(|e| CudaError::MissingSymbol {
             origin: origin.to_string(),
             symbol: name,
-            detail: e.to_string(),
+            detail: dl_error(origin, &e),
         })
 }
 
@@ -200,7 +213,7 @@ fn open(path: &Path) -> Result<Cuda, CudaError> {
     }
     // SAFETY: loading libcudart runs its initialisers, which only set up the runtime's own state.
     let lib = unsafe { libloading::Library::new(path) }.map_err(|e| CudaError::Unavailable {
-        attempts: vec![format!("{origin}: {e}")],
+        attempts: vec![dl_error(&origin, &e)],
     })?;
     // SAFETY: every `symbol` call below pairs a runtime function with its cuda_runtime_api.h type.
     let api = unsafe {
