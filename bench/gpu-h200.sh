@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The GPU round on the lent NVIDIA H200 (kinds nvidia-h200 / nvidia-h200-x2), after ONNX Runtime's
 # GPU build is staged (../shared/tools/ort-gpu-pack, four calls). Binaries are built on the CPU
-# machine, stripped and carried in .device/bin (ck-bench, CorridorKey.ofx, GPU test executables).
+# machine, stripped and carried in .device/bin with .device/fixtures (tests/stage-cuda-gpu.sh).
 #
 #   bash bench/gpu-h200.sh setup     # bundle from the carried plugin, seeded exports (S=2048, 1024)
 #   bash bench/gpu-h200.sh parity    # fp16 (and the fused-GroupNorm GPU refiner) against fp32
@@ -75,14 +75,12 @@ levers)
   run host1024_noskip --mode host --frames 10 --size 1024 --model-dir $M1024 --no-skip
   ;;
 cuda)
-  # Issue 12: CUDA-image tests (GPU test executables carried in .device/bin/tests) and the bench.
-  export CORRIDORKEY_BUNDLE=$BUNDLE CORRIDORKEY_TEST_MODEL_DIR=$M1024 CORRIDORKEY_ORT_LIB=$ORT_DYLIB_PATH
-  for t in .device/bin/tests/*; do
-    [ -x "$t" ] || continue
-    log "test $(basename "$t")"
-    "$t" --test-threads 1 > "$OUT/test_$(basename "$t").log" 2>&1
-    echo "rc=$?" | tee -a "$OUT/log.txt"; grep -E "^test |test result" "$OUT/test_$(basename "$t").log" | tail -30 | tee -a "$OUT/log.txt"
-  done
+  # Issue 12: the CUDA-image tests (render_cuda, engine_device_frame, carried in .device/bin by
+  # tests/stage-cuda-gpu.sh) on this bundle, then the CUDA-image bench beside CPU images.
+  log "CUDA-image tests"
+  CK_GPU_BUNDLE=$BUNDLE bash tests/cuda-images-gpu.sh tests > "$OUT/cuda_tests.log" 2>&1
+  echo "rc=$?" | tee -a "$OUT/log.txt"
+  grep -E "^test |test result|SKIPPED" "$OUT/cuda_tests.log" | tail -40 | tee -a "$OUT/log.txt"
   run host2048_cuda --mode host --frames 10 --size 2048 --model-dir $M --cuda-images --simulate-trained
   run host2048_cpuimg --mode host --frames 10 --size 2048 --model-dir $M --simulate-trained
   ;;

@@ -13,7 +13,7 @@ arena statistics and the PyTorch reference, as JSON and markdown.
 ck-bench [--mode engine|host|all] [--model-dir DIR] [--ort-lib PATH] [--device auto|cuda|tensorrt|cpu]
          [--frames N] [--size S] [--width W] [--height H] [--input DIR] [--seed N]
          [--tile 512|1024|full] [--overlap PX] [--batch B] [--no-refiner] [--no-skip] [--cpu-path]
-         [--simulate-trained]
+         [--simulate-trained] [--cuda-images]
          [--gpu-mem MB] [--gpu N] [--bundle PATH]
          [--torch eager-fp16,compile-fp16,eager-autocast] [--python PATH] [--torch-device cuda|cpu]
          [--torch-timeout SECONDS] [--json PATH] [--md PATH]
@@ -22,6 +22,10 @@ ck-bench [--mode engine|host|all] [--model-dir DIR] [--ort-lib PATH] [--device a
 alpha): the plate's true matte is the AlphaHint clip and, after the coarse graph runs, its alpha is
 replaced by that hint averaged to S/4, so tiles on clean screen and solid foreground are skipped.
 Synthetic plates only; the report says it is a simulation.
+
+--cuda-images (host mode): the test host hands the plugin CUDA device images and its stream, as
+DaVinci Resolve does (OFX CUDA render); the frame time is the render action and its work on the
+stream, the host's own uploads and downloads are reported beside it.
 
 Without --json/--md the JSON and markdown go to stdout; a short summary goes to stderr.";
 
@@ -68,6 +72,8 @@ pub struct Args {
     pub gpu_mem: usize,
     pub gpu: i32,
     pub bundle: PathBuf,
+    /// Host mode: hand the plugin CUDA images (OFX CUDA render) instead of CPU images.
+    pub cuda_images: bool,
     pub torch: Vec<String>,
     pub python: PathBuf,
     pub torch_device: String,
@@ -125,6 +131,7 @@ pub fn defaults(env: &dyn Fn(&str) -> Option<String>, root: &Path) -> Args {
         gpu_mem: 6144,
         gpu: 0,
         bundle,
+        cuda_images: false,
         torch: Vec::new(),
         python: PathBuf::from("python3"),
         torch_device: "cuda".into(),
@@ -194,6 +201,7 @@ pub fn parse(argv: &[String], defaults: Args) -> Result<Option<Args>, String> {
             "--gpu-mem" => a.gpu_mem = num(val()?)?,
             "--gpu" => a.gpu = i32::try_from(num(val()?)?).map_err(|e| format!("--gpu: {e}"))?,
             "--bundle" => a.bundle = val()?.into(),
+            "--cuda-images" => a.cuda_images = true,
             "--torch" => {
                 a.torch = val()?
                     .split(',')
@@ -334,7 +342,13 @@ mod tests {
         .unwrap();
         assert_eq!(a.mode, Mode::All);
         assert_eq!(a.torch, ["eager-fp16", "compile-fp16"]);
-        assert!(!a.refiner);
+        assert!(!a.refiner && !a.cuda_images);
+        assert!(
+            run(&["--mode", "host", "--cuda-images"])
+                .unwrap()
+                .unwrap()
+                .cuda_images
+        );
         assert!(run(&["--help"]).unwrap().is_none());
         assert!(run(&["--torch", "jit"]).unwrap_err().contains("jit"));
         assert!(run(&["--tile", "256"]).is_err());

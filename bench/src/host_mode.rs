@@ -1,19 +1,24 @@
 //! `--mode host`: the same frames through the built bundle, loaded by the Rust test host the way a
 //! real OFX host loads it (describe, createInstance, clip preferences, begin/render/end sequence).
 //! Only the total per frame is visible from outside the plugin.
+//!
+//! `--cuda-images`: the host hands the plugin CUDA device images and its stream (OFX CUDA render,
+//! as DaVinci Resolve does on NVIDIA). A frame's time is then the render action plus the work it
+//! left on the host's stream; the test host's own uploads and downloads (a real host's images are
+//! already on the GPU) are reported beside it, not in it.
 
 use std::time::Instant;
 
 use ofx_test_host::{
-    image_from_rgba, BitDepth, Components, HostConfig, Input, ParamValue, Plugin, RenderRequest,
-    GENERAL,
+    cuda_unavailable, image_from_rgba, BitDepth, Components, CudaRun, HostConfig, ImageMemory,
+    Input, ParamValue, Plugin, RenderRequest, GENERAL,
 };
 
 use crate::args::{Args, Mode};
 use crate::gpu_memory::{Gpu, Sampler};
 use crate::plates::{flip_rows, PlateSource};
 use crate::report::ModeResult;
-use crate::stats::{summarise, FrameRow};
+use crate::stats::{median, summarise, FrameRow};
 use corridorkey::engine::{Device, TileSize};
 use corridorkey::ofx::engine_call::SIMULATE_TRAINED_COARSE_ENV as SIMULATE_ENV;
 
@@ -73,7 +78,11 @@ pub fn run(
     frames: usize,
     gpu: Result<&Gpu, &str>,
 ) -> ModeResult {
-    let mut result = ModeResult::new(Mode::Host.label());
+    let mut result = ModeResult::new(if args.cuda_images {
+        "host-cuda"
+    } else {
+        Mode::Host.label()
+    });
     if args.simulate_trained {
         result
             .notes
@@ -113,7 +122,39 @@ fn render_all(
     sampler: &Sampler,
     result: &mut ModeResult,
 ) -> Result<(), String> {
-    let plugin = Plugin::load(&args.bundle, HostConfig::default())?;
+    let config = if args.cuda_images {
+        if let Some(why) = cuda_unavailable() {
+            return Err(format!("--cuda-images needs CUDA here: {why}"));
+        }
+        HostConfig::default().with_cuda()
+    } else {
+        HostConfig::default()
+    };
+    let plugin = Plugin::load(&args.bundle, config)?;
+    let memory = if args.cuda_images {
+        let offered = plugin
+            .describe()
+            .map_err(|e| e.to_string())?
+            .props()
+            .get_str("OfxImageEffectPropCudaRenderSupported")
+            .is_some_and(|v| v == ["true"]);
+        if !offered {
+            return Err(format!(
+                "the bundle {} does not offer CUDA render (a CPU-only bundle, or its CUDA provider does not load; CORRIDORKEY_LOG=1 says why)",
+                args.bundle.display()
+            ));
+        }
+        result.notes.push(
+            "CUDA images (kOfxImageEffectPropCudaEnabled = 1, the host's stream): a frame is the render action plus its work on the host's stream; device peaks include the host's own source and output images on the GPU, as in a real host".into(),
+        );
+        ImageMemory::Cuda(CudaRun {
+            stream: true,
+            busy_ms: 0,
+        })
+    } else {
+        ImageMemory::Cpu
+    };
+    let (mut action_ms, mut upload_ms, mut download_ms) = (Vec::new(), Vec::new(), Vec::new());
     let inst = plugin.create_instance(GENERAL).map_err(|e| e.to_string())?;
     for (name, value) in settings {
         inst.set_param_text(name, value)?;
@@ -156,14 +197,26 @@ fn render_all(
         let req = RenderRequest {
             time: i as f64,
             depth: Some(BitDepth::Float),
+            memory,
             ..Default::default()
         };
         sampler.window_start();
         let t = Instant::now();
-        let out = inst.render(&req);
-        let total_ms = t.elapsed().as_secs_f64() * 1000.0;
+        let out = inst.render_report(&req);
+        let wall_ms = t.elapsed().as_secs_f64() * 1000.0;
         let (device_peak_mib, process_peak_mib) = sampler.window_end();
-        out.map_err(|e| format!("frame {i}: {e}"))?;
+        let times = out.map_err(|e| format!("frame {i}: {e}"))?.times;
+        // CUDA images: the host's own transfers are not the plugin's time.
+        let total_ms = if args.cuda_images {
+            times.render_ms
+        } else {
+            wall_ms
+        };
+        if i > 0 || frames == 1 {
+            action_ms.push(times.render_ms);
+            upload_ms.push(times.upload_ms);
+            download_ms.push(times.download_ms);
+        }
         // The plugin passes the source through and posts a persistent error when keying fails.
         if let Some(m) = inst.persistent_message() {
             if m.kind.contains("Error") {
@@ -178,19 +231,33 @@ fn render_all(
         }
         eprintln!(
             "host frame {i}: {total_ms:.1} ms (render action {:.1} ms)",
-            inst.last_render_action_ms().unwrap_or(f64::NAN)
+            times.render_ms
         );
         result.frames.push(FrameRow {
             index: i,
             total_ms,
             device_peak_mib,
             process_peak_mib,
-            render_action_ms: inst.last_render_action_ms(),
+            render_action_ms: Some(times.render_ms),
             ..Default::default()
         });
     }
     if let Some(ParamValue::Str(info)) = inst.effect().params().get("info").map(|p| p.value()) {
         result.engine = info;
+    }
+    if !action_ms.is_empty() {
+        let mut line = format!(
+            "render action alone (warm median): {:.1} ms",
+            median(&action_ms)
+        );
+        if args.cuda_images {
+            line.push_str(&format!(
+                "; the test host's own transfers, outside it: upload {:.1} ms, download {:.1} ms (medians)",
+                median(&upload_ms),
+                median(&download_ms)
+            ));
+        }
+        result.notes.push(line);
     }
     Ok(())
 }

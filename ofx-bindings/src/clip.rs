@@ -219,6 +219,12 @@ impl Image {
         })
     }
 
+    /// `kOfxImagePropData` as an opaque address, for images the host hands in device memory (OFX
+    /// CUDA render). Never dereferenced here; only the CUDA runtime may touch what it points at.
+    pub fn device_address(&self) -> Result<usize> {
+        Ok(self.props.get_pointer(crate::k!(kOfxImagePropData), 0)? as usize)
+    }
+
     fn data(&self) -> Result<*mut u8> {
         Ok(self.props.get_pointer(crate::k!(kOfxImagePropData), 0)? as *mut u8)
     }

@@ -5,9 +5,13 @@
 //! plugin posts recorded. The raw FFI is in `ofx_host_bindings` (ofx-bindings/host); this crate is
 //! safe code.
 
+pub mod cuda_images;
 pub mod demo_plate;
 pub mod imageio;
 pub mod synthetic;
+
+pub use cuda_images::{cuda_unavailable, CudaRun, ImageMemory, RenderTimes};
+use cuda_images::{ms_since, DeviceRender};
 
 pub use ofx_host_bindings::{
     live_memory_blocks, status, unreleased_images, AbortFn, BitDepth, Clip, ClipSource, Components,
@@ -18,6 +22,7 @@ use parking_lot::Mutex;
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, OnceLock};
+use std::time::Instant;
 
 pub const FILTER: &str = "OfxImageEffectContextFilter";
 pub const GENERAL: &str = "OfxImageEffectContextGeneral";
@@ -276,7 +281,6 @@ impl Plugin {
             effect: e,
             context: context.to_owned(),
             destroyed: false,
-            last_render_action: Mutex::new(None),
         })
     }
 
@@ -360,6 +364,12 @@ pub struct RenderRequest {
     pub depth: Option<BitDepth>,
     pub negative_row_bytes: bool,
     pub row_padding: usize,
+    /// Where the host keeps the images (CPU, or CUDA device memory as Resolve does).
+    pub memory: ImageMemory,
+    /// The output image's bounds; None = the render window.
+    pub output_bounds: Option<[i32; 4]>,
+    /// What the output image holds before the render (RGBA); None = zeros.
+    pub output_fill: Option<[f32; 4]>,
 }
 
 impl Default for RenderRequest {
@@ -371,8 +381,20 @@ impl Default for RenderRequest {
             depth: None,
             negative_row_bytes: false,
             row_padding: 0,
+            memory: ImageMemory::Cpu,
+            output_bounds: None,
+            output_fill: None,
         }
     }
+}
+
+/// A rendered frame with its times and, for a busy CUDA stream, whether it was still busy when the
+/// render action started.
+#[derive(Debug)]
+pub struct Rendered {
+    pub image: HostImage,
+    pub times: RenderTimes,
+    pub stream_busy_at_render: Option<bool>,
 }
 
 /// A plugin instance; destroyInstance runs on drop.
@@ -381,19 +403,9 @@ pub struct Instance<'p> {
     effect: Arc<Effect>,
     context: String,
     destroyed: bool,
-    /// Wall time of the last kOfxImageEffectActionRender call alone (what a host pays the plugin,
-    /// without this host's own image set-up).
-    last_render_action: Mutex<Option<std::time::Duration>>,
 }
 
 impl Instance<'_> {
-    /// How long the last render action took inside the plugin (see [`Instance::render`]).
-    pub fn last_render_action_ms(&self) -> Option<f64> {
-        self.last_render_action
-            .lock()
-            .map(|d| d.as_secs_f64() * 1000.0)
-    }
-
     pub fn effect(&self) -> &Arc<Effect> {
         &self.effect
     }
@@ -735,6 +747,12 @@ impl Instance<'_> {
     /// Renders one frame the way a host does: clip preferences, an output image of the chosen depth
     /// over the render window, begin sequence, render, end sequence. Returns the output image.
     pub fn render(&self, req: &RenderRequest) -> Result<HostImage, HostError> {
+        self.render_report(req).map(|r| r.image)
+    }
+
+    /// [`Instance::render`] with the render's times. With CUDA images (`req.memory`) the inputs and
+    /// the output go to device memory first and the output comes back to the CPU afterwards.
+    pub fn render_report(&self, req: &RenderRequest) -> Result<Rendered, HostError> {
         let prefs = self.clip_preferences()?;
         let out_clip = self.effect.clip("Output").ok_or_else(|| HostError {
             action: "render".into(),
@@ -765,7 +783,7 @@ impl Instance<'_> {
             (rod[3] * s).ceil() as i32,
         ]);
         let mut img = HostImage::new(
-            window,
+            req.output_bounds.unwrap_or(window),
             depth,
             comps,
             req.negative_row_bytes,
@@ -776,11 +794,37 @@ impl Instance<'_> {
             .get_str("OfxImageEffectPropPreMultiplication")
             .and_then(|v| v.into_iter().next())
             .unwrap_or_else(|| "OfxImageAlphaPremultiplied".into());
+        if let Some(fill) = req.output_fill {
+            let n = img.width() * img.height();
+            img.fill_rgba(&fill.repeat(n)).map_err(|e| HostError {
+                action: e,
+                status: status::ERR_VALUE,
+                messages: vec![],
+            })?;
+        }
         out_clip
             .props()
             .set_str("OfxImageEffectPropPixelDepth", &[depth.ofx_name()]);
         out_clip.set_rod(Some(rod));
-        out_clip.insert_frame(req.time, Arc::new(img));
+        let mut times = RenderTimes::default();
+        let t = Instant::now();
+        let device = match req.memory {
+            ImageMemory::Cpu => None,
+            m => Some(
+                DeviceRender::prepare(&self.effect, m, &img).map_err(|e| HostError {
+                    action: format!("putting the images in device memory: {e}"),
+                    status: status::FAILED,
+                    messages: vec![],
+                })?,
+            ),
+        };
+        times.upload_ms = ms_since(t);
+        let given = match &device {
+            Some(d) => d.output.clone(),
+            None => Arc::new(img),
+        };
+        out_clip.insert_frame(req.time, given);
+        let mut busy = None;
 
         let seq = self.sequence_args(req);
         let st = self.plugin.action(
@@ -799,15 +843,29 @@ impl Instance<'_> {
             a.set_int("OfxImageEffectPropSequentialRenderStatus", &[0]);
             a.set_int("OfxImageEffectPropInteractiveRenderStatus", &[0]);
             a.set_int("OfxImageEffectPropRenderQualityDraft", &[0]);
-            let t = std::time::Instant::now();
+            if let Some(d) = &device {
+                d.set_in_args(&a);
+                busy = d.busy_now();
+            }
+            let t = Instant::now();
             let st = self.plugin.action(
                 "OfxImageEffectActionRender",
                 Some(&self.effect),
                 Some(&a),
                 None,
             );
-            *self.last_render_action.lock() = Some(t.elapsed());
-            let r = self.check("OfxImageEffectActionRender", st, false);
+            let mut r = self.check("OfxImageEffectActionRender", st, false);
+            if let Some(d) = &device {
+                // The plugin's work on the host's stream belongs to the render.
+                if let Err(e) = d.synchronize() {
+                    r = r.and(Err(HostError {
+                        action: format!("the host's stream after the render: {e}"),
+                        status: status::FAILED,
+                        messages: vec![],
+                    }));
+                }
+            }
+            times.render_ms = ms_since(t);
             let st = self.plugin.action(
                 "OfxImageEffectActionEndSequenceRender",
                 Some(&self.effect),
@@ -816,17 +874,46 @@ impl Instance<'_> {
             );
             r.and(self.check("OfxImageEffectActionEndSequenceRender", st, true))
         });
-        let img = out_clip.take_frame(req.time);
+        let taken = out_clip.take_frame(req.time);
         rendered?;
-        let img = img.ok_or_else(|| HostError {
+        let taken = taken.ok_or_else(|| HostError {
             action: "render".into(),
             status: status::FAILED,
             messages: vec![],
         })?;
-        Arc::try_unwrap(img).map_err(|_| HostError {
+        let taken = Arc::try_unwrap(taken).map_err(|_| HostError {
             action: "OfxImageEffectActionRender (output image not released by the plugin)".into(),
             status: status::FAILED,
             messages: self.messages(),
+        })?;
+        let image = match device {
+            None => taken,
+            Some(d) => {
+                let t = Instant::now();
+                let mut cpu = HostImage::new(
+                    taken.bounds(),
+                    taken.depth(),
+                    taken.components(),
+                    req.negative_row_bytes,
+                    req.row_padding,
+                );
+                cpu.render_scale = taken.render_scale;
+                cpu.premultiplication = taken.premultiplication.clone();
+                let r = cpu.download_from(&taken);
+                drop(d);
+                r.map_err(|e| HostError {
+                    action: format!("bringing the output back from the device: {e}"),
+                    status: status::FAILED,
+                    messages: vec![],
+                })?;
+                times.download_ms = ms_since(t);
+                cpu
+            }
+        };
+        Ok(Rendered {
+            image,
+            times,
+            stream_busy_at_render: busy,
         })
     }
 

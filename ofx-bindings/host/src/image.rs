@@ -1,9 +1,13 @@
 //! Host-owned pixel buffers handed to the plugin through `kOfxImagePropData`, with any depth,
-//! component layout, row padding and row order (negative rowBytes) the test chooses.
+//! component layout, row padding and row order (negative rowBytes) the test chooses; in CPU memory,
+//! in CUDA device memory (OFX CUDA render, rows bottom-up with a positive pitch as the spec asks),
+//! or at a fake address that no one may read (a plugin that reads it on the CPU crashes).
 
 use std::alloc::Layout;
 use std::ptr::NonNull;
 use std::sync::atomic::{AtomicUsize, Ordering};
+
+use super::cuda::{DeviceMemory, Stream};
 
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
 pub enum BitDepth {
@@ -101,13 +105,22 @@ impl Drop for PixelBuffer {
     }
 }
 
+/// Where an image's pixels live.
+enum Storage {
+    Host(PixelBuffer),
+    /// CUDA device memory: `row_bytes * height` bytes, row 0 (y1) first.
+    Device(DeviceMemory),
+    /// An address that is neither CPU nor device memory of this process.
+    Fake(usize),
+}
+
 /// An image as the host hands it to the plugin. Rows are addressed bottom-up as in OFX: row 0 is y1.
 pub struct HostImage {
     bounds: [i32; 4],
     depth: BitDepth,
     components: Components,
     row_bytes: isize,
-    buf: PixelBuffer,
+    buf: Storage,
     /// Render scale stamped on the image's kOfxImageEffectPropRenderScale.
     pub render_scale: [f64; 2],
     /// kOfxImageEffectPropPreMultiplication of the image.
@@ -149,7 +162,7 @@ impl HostImage {
             } else {
                 stride as isize
             },
-            buf: PixelBuffer::zeroed(stride * h),
+            buf: Storage::Host(PixelBuffer::zeroed(stride * h)),
             render_scale: [1.0, 1.0],
             premultiplication: "OfxImageOpaque".to_owned(),
             in_use: AtomicUsize::new(0),
@@ -185,13 +198,23 @@ impl HostImage {
             (self.height() - 1 - r) * self.stride()
         }
     }
-    /// `kOfxImagePropData`: the address of pixel (x1, y1).
+    /// `kOfxImagePropData`: the address of pixel (x1, y1) (a device address for device images).
     pub(crate) fn data_ptr(&self) -> *mut u8 {
+        let buf = match &self.buf {
+            Storage::Host(b) => b,
+            Storage::Device(m) => return m.addr() as *mut u8,
+            Storage::Fake(a) => return *a as *mut u8,
+        };
         if self.height() == 0 {
-            return self.buf.ptr.as_ptr();
+            return buf.ptr.as_ptr();
         }
         // SAFETY: the offset of row 0 lies inside the allocation.
-        unsafe { self.buf.ptr.as_ptr().add(self.row_offset(0)) }
+        unsafe { buf.ptr.as_ptr().add(self.row_offset(0)) }
+    }
+
+    /// Whether the pixels are in CUDA device memory (or at a fake device address).
+    pub fn is_device(&self) -> bool {
+        !matches!(self.buf, Storage::Host(_))
     }
     pub(crate) fn acquire(&self) {
         self.in_use.fetch_add(1, Ordering::SeqCst);
@@ -204,6 +227,13 @@ impl HostImage {
         self.in_use.load(Ordering::SeqCst)
     }
 
+    fn host_buffer(&self) -> Result<&PixelBuffer, String> {
+        match &self.buf {
+            Storage::Host(b) => Ok(b),
+            _ => Err("the image is in device memory: download it first".into()),
+        }
+    }
+
     fn bytes(&self) -> Result<&[u8], String> {
         if self.outstanding() != 0 {
             return Err(format!(
@@ -211,13 +241,89 @@ impl HostImage {
                 self.outstanding()
             ));
         }
+        let buf = self.host_buffer()?;
         // SAFETY: no plugin holds a handle to the image, so nothing writes it concurrently.
-        Ok(unsafe { std::slice::from_raw_parts(self.buf.ptr.as_ptr(), self.buf.len()) })
+        Ok(unsafe { std::slice::from_raw_parts(buf.ptr.as_ptr(), buf.len()) })
     }
-    fn bytes_mut(&mut self) -> &mut [u8] {
+    fn bytes_mut(&mut self) -> Result<&mut [u8], String> {
+        let buf = self.host_buffer()?;
         // SAFETY: `&mut self` proves exclusive access; plugin handles keep only an Arc (shared), so
         // none can exist while we hold `&mut`.
-        unsafe { std::slice::from_raw_parts_mut(self.buf.ptr.as_ptr(), self.buf.len()) }
+        Ok(unsafe { std::slice::from_raw_parts_mut(buf.ptr.as_ptr(), buf.len()) })
+    }
+
+    /// A copy in CUDA device memory: same bounds, depth, components and row padding, rows bottom-up
+    /// with a positive pitch. Uploaded synchronously.
+    pub fn to_device(&self) -> Result<HostImage, String> {
+        let (stride, h) = (self.stride(), self.height());
+        let src = self.bytes()?;
+        let mut packed = vec![0u8; stride * h];
+        for (r, row) in packed.chunks_exact_mut(stride.max(1)).enumerate().take(h) {
+            let off = self.row_offset(r);
+            row.copy_from_slice(&src[off..off + stride]);
+        }
+        let mem = DeviceMemory::new(stride * h).map_err(|e| e.to_string())?;
+        mem.upload(&packed).map_err(|e| e.to_string())?;
+        Ok(self.with_storage(Storage::Device(mem)))
+    }
+
+    /// An image of the same geometry in device memory whose every byte is `byte` (garbage for a
+    /// plugin that reads before the host's stream has filled it).
+    pub fn device_filled_like(&self, byte: u8) -> Result<HostImage, String> {
+        let mem = DeviceMemory::new(self.stride() * self.height()).map_err(|e| e.to_string())?;
+        mem.fill(byte).map_err(|e| e.to_string())?;
+        Ok(self.with_storage(Storage::Device(mem)))
+    }
+
+    /// The same geometry at a fake device address (`kOfxImagePropData` = `addr`).
+    pub fn fake_device_like(&self, addr: usize) -> HostImage {
+        self.with_storage(Storage::Fake(addr))
+    }
+
+    fn with_storage(&self, buf: Storage) -> HostImage {
+        HostImage {
+            bounds: self.bounds,
+            depth: self.depth,
+            components: self.components,
+            row_bytes: self.stride() as isize,
+            buf,
+            render_scale: self.render_scale,
+            premultiplication: self.premultiplication.clone(),
+            in_use: AtomicUsize::new(0),
+        }
+    }
+
+    /// Queues a copy of device image `src` (same geometry) into this device image on `stream`;
+    /// both must live until the stream has run it.
+    pub fn copy_device_async(&self, src: &HostImage, stream: &Stream) -> Result<(), String> {
+        match (&self.buf, &src.buf) {
+            (Storage::Device(d), Storage::Device(s)) if d.len() == s.len() => {
+                d.copy_from_async(s, stream).map_err(|e| e.to_string())
+            }
+            _ => Err("copy_device_async needs two device images of one geometry".into()),
+        }
+    }
+
+    /// Fills this CPU image from device image `src` of the same bounds, depth and components
+    /// (synchronously; the caller has synchronised the plugin's work first).
+    pub fn download_from(&mut self, src: &HostImage) -> Result<(), String> {
+        let Storage::Device(mem) = &src.buf else {
+            return Err("download_from needs a device image".into());
+        };
+        if (src.bounds, src.depth, src.components) != (self.bounds, self.depth, self.components)
+            || src.stride() != self.stride()
+        {
+            return Err(format!("download_from: {src:?} into {self:?}"));
+        }
+        let (stride, h) = (self.stride(), self.height());
+        let mut packed = vec![0u8; stride * h];
+        mem.download(&mut packed).map_err(|e| e.to_string())?;
+        let offsets: Vec<usize> = (0..h).map(|r| self.row_offset(r)).collect();
+        let dst = self.bytes_mut()?;
+        for (r, off) in offsets.into_iter().enumerate() {
+            dst[off..off + stride].copy_from_slice(&packed[r * stride..(r + 1) * stride]);
+        }
+        Ok(())
     }
 
     /// Fills the image from RGBA f32 rows (row 0 = y1), converting to its depth and components
@@ -235,7 +341,7 @@ impl HostImage {
         let (nc, depth) = (self.components.count(), self.depth);
         let comps = self.components;
         let offsets: Vec<usize> = (0..h).map(|r| self.row_offset(r)).collect();
-        let bytes = self.bytes_mut();
+        let bytes = self.bytes_mut()?;
         for (r, off) in offsets.into_iter().enumerate() {
             for x in 0..w {
                 let px = &rgba[(r * w + x) * 4..(r * w + x) * 4 + 4];

@@ -1,11 +1,13 @@
 //! Host side of OFX, for the Rust test host (`tests/`, crate `ofx-test-host`): property, parameter,
 //! image effect, memory, multithread, message and progress suites, host-owned images, and loading a
-//! plugin binary. All raw FFI of the test host is here; the API below is safe.
+//! plugin binary, and the host's CUDA (`cuda`: device images and streams for OFX CUDA render). All
+//! raw FFI of the test host is here; the API below is safe.
 //!
 //! Handles given to the plugin are addresses of host objects that are checked against a registry of
 //! live handles before use, so a stale handle is answered with kOfxStatErrBadHandle. C-variadic
 //! entry points (paramGetValue & co., message) are in `shim.c`.
 
+pub mod cuda;
 mod effect;
 mod image;
 mod memory;

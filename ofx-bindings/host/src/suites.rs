@@ -36,8 +36,23 @@ pub struct HostConfig {
     /// Resolve 14: V2 is offered but setPersistentMessage is NULL.
     pub null_persistent_message: bool,
     pub progress: bool,
-    /// kOfxImageEffectPropCudaRenderSupported etc. on the host ("false" by default).
+    /// kOfxImageEffectPropCudaRenderSupported on the host ("false" by default; see
+    /// [`HostConfig::with_cuda`]).
     pub cuda_render_supported: String,
+    /// kOfxImageEffectPropCudaStreamSupported on the host ("false" by default).
+    pub cuda_stream_supported: String,
+}
+
+impl HostConfig {
+    /// Offers OFX CUDA render and CUDA streams, as Resolve does on NVIDIA, when CUDA is usable in
+    /// this process (a runtime and a device); otherwise the config is left as it is.
+    pub fn with_cuda(mut self) -> Self {
+        if crate::cuda::cuda().is_ok() {
+            self.cuda_render_supported = "true".into();
+            self.cuda_stream_supported = "true".into();
+        }
+        self
+    }
 }
 
 impl Default for HostConfig {
@@ -59,6 +74,7 @@ impl Default for HostConfig {
             null_persistent_message: false,
             progress: true,
             cuda_render_supported: "false".into(),
+            cuda_stream_supported: "false".into(),
         }
     }
 }
@@ -177,7 +193,10 @@ impl HostState {
             "OfxImageEffectPropCudaRenderSupported",
             &[&config.cuda_render_supported],
         );
-        p.set_str("OfxImageEffectPropCudaStreamSupported", &["false"]);
+        p.set_str(
+            "OfxImageEffectPropCudaStreamSupported",
+            &[&config.cuda_stream_supported],
+        );
         p.set_str("OfxImageEffectPropMetalRenderSupported", &["false"]);
         p.set_str("OfxImageEffectPropOpenCLRenderSupported", &["false"]);
         p.seal_defaults();

@@ -230,6 +230,88 @@ pub struct FrameInput<'a> {
     pub core: Option<&'a MatteImage>,
 }
 
+/// How the samples of a device image are stored, as the host gave them.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum SampleDepth {
+    /// f32.
+    Float,
+    /// IEEE half (f16).
+    Half,
+    /// u16, 0..65535 = 0..1.
+    Short,
+    /// u8, 0..255 = 0..1.
+    Byte,
+}
+
+impl SampleDepth {
+    pub fn bytes(self) -> usize {
+        match self {
+            SampleDepth::Float => 4,
+            SampleDepth::Half | SampleDepth::Short => 2,
+            SampleDepth::Byte => 1,
+        }
+    }
+}
+
+/// An image in CUDA device memory that the caller owns (a host's clip image, or a temporary of the
+/// caller's): `height` rows of `width` pixels of `channels` interleaved samples, `row_bytes` apart,
+/// row 0 at the **bottom** (OFX order), `ptr` the address of row 0's first sample.
+///
+/// The caller promises that the memory is CUDA device memory of at least
+/// `row_bytes * (height - 1) + width * channels * depth.bytes()` bytes, that it stays allocated
+/// until the work the engine queued on the frame's stream has run, and that nobody else writes it
+/// meanwhile. The engine checks with the CUDA runtime that each address is device memory on the
+/// expected device, and never reads it on the CPU.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct DeviceImage {
+    pub ptr: usize,
+    pub row_bytes: usize,
+    pub width: usize,
+    pub height: usize,
+    /// 4 = RGBA, 3 = RGB, 1 = alpha.
+    pub channels: usize,
+    pub depth: SampleDepth,
+}
+
+impl DeviceImage {
+    /// Bytes of one row's pixels (without padding).
+    pub fn pixel_row_bytes(&self) -> usize {
+        self.width * self.channels * self.depth.bytes()
+    }
+}
+
+/// One frame in device memory: the plate, the optional mattes, and where the result goes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct DeviceFrame {
+    pub source: DeviceImage,
+    /// AlphaHint, exactly the source's width x height, already placed in the source's window by
+    /// the caller (zero outside its own bounds). For mattes: the alpha of RGBA, the only channel of
+    /// alpha, the red channel of RGB.
+    pub hint: Option<DeviceImage>,
+    /// Garbage matte, as `hint`.
+    pub garbage: Option<DeviceImage>,
+    /// Core matte, as `hint`.
+    pub core: Option<DeviceImage>,
+    /// Same size as the source, RGBA float: written by the engine.
+    pub output: DeviceImage,
+    /// The `cudaStream_t` the caller's work is queued on: the engine's work is ordered after it.
+    /// None: the legacy default stream, and the engine's work is done when it returns.
+    pub stream: Option<usize>,
+}
+
+/// What [`crate::engine::Engine::render_device`] reports: a [`FrameOutput`] whose image went to the
+/// device.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct FrameOutputInfo {
+    /// True when the output is premultiplied (what the OFX layer declares).
+    pub premultiplied: bool,
+    pub stats: FrameStats,
+    /// As [`FrameOutput::warnings`].
+    pub warnings: Vec<String>,
+    /// As [`FrameOutput::notes`].
+    pub notes: Vec<String>,
+}
+
 /// Per-frame facts for the status view, the info line and the benchmark.
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct FrameStats {

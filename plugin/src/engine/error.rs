@@ -4,6 +4,8 @@
 
 use std::path::PathBuf;
 
+use super::runtime::cuda::error::CudaError;
+
 #[derive(Debug, thiserror::Error)]
 pub enum EngineError {
     #[error("no CorridorKey model in {}: {detail}", dir.display())]
@@ -39,12 +41,50 @@ pub enum EngineError {
     Internal(String),
     #[error("render aborted by the host")]
     Aborted,
+    /// The host handed images in CUDA memory, and there is no usable CUDA runtime or device here.
+    #[error("the host's images are in CUDA memory, but CUDA is not usable here: {0}")]
+    NoCuda(#[source] CudaError),
+    /// The GPU ran out of memory while `step` ran.
+    #[error("out of GPU memory while {step}: {source}")]
+    DeviceOutOfMemory {
+        step: &'static str,
+        #[source]
+        source: CudaError,
+    },
+    /// A device image is on another GPU than the one CorridorKey runs on (or than the others).
+    #[error("device mismatch: {image} is on GPU {image_device}, {expected}")]
+    DeviceMismatch {
+        image: &'static str,
+        image_device: i32,
+        /// What it should match and how, in words ("but CorridorKey runs on GPU 0 (...)").
+        expected: String,
+    },
+    /// A CUDA runtime call failed while `step` ran (not out of memory).
+    #[error("CUDA failed while {step}: {source}")]
+    Cuda {
+        step: &'static str,
+        #[source]
+        source: CudaError,
+    },
 }
 
 impl EngineError {
     /// An ONNX Runtime failure in `step`.
     pub fn ort(step: &'static str) -> impl Fn(ort::Error) -> EngineError + Copy {
         move |source| EngineError::Inference { step, source }
+    }
+
+    /// A CUDA failure in `step`, typed by its cause (no runtime, out of memory, other).
+    pub fn cuda(step: &'static str) -> impl Fn(CudaError) -> EngineError + Copy {
+        move |source| {
+            if source.is_unavailable() {
+                EngineError::NoCuda(source)
+            } else if source.is_out_of_memory() {
+                EngineError::DeviceOutOfMemory { step, source }
+            } else {
+                EngineError::Cuda { step, source }
+            }
+        }
     }
 
     /// Whether the CPU path may still key the frame after the GPU path failed with this error:
@@ -157,4 +197,13 @@ pub enum InputProblem {
     },
     #[error("render scale {0} is not positive")]
     RenderScale(f64),
+    /// A device image whose geometry or format the engine cannot take.
+    #[error("{name} device image: {why}")]
+    DeviceImage { name: &'static str, why: String },
+    /// A device image whose address is not CUDA device memory.
+    #[error("{name} is not CUDA device memory (the runtime says: {kind})")]
+    NotDeviceMemory {
+        name: &'static str,
+        kind: &'static str,
+    },
 }

@@ -8,12 +8,16 @@
 //! * `contract.rs`, `error.rs`: what callers hand in and get back;
 //! * `inputs.rs`, `hint.rs`, `report.rs`, `cache.rs`, `slot.rs`: what happens around the stages;
 //! * `stages/`: one folder per stage with its CPU and GPU forms, and the two paths;
-//! * `runtime/`: ONNX Runtime (environment, providers, model set, shared arena), no stage code;
+//! * `device_frame.rs`, `device_pixels.rs`: frames in CUDA device memory ([`Engine::render_device`]);
+//! * `runtime/`: ONNX Runtime (environment, providers, model set, shared arena) and the CUDA runtime,
+//!   no stage code;
 //! * `gpu/`: the GPU path's kernel graphs and device tensors; `imaging/`: CPU image primitives.
 
 pub mod abort;
 pub mod cache;
 pub mod contract;
+pub mod device_frame;
+pub mod device_pixels;
 pub mod error;
 pub mod frame;
 pub mod gpu;

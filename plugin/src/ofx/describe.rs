@@ -5,8 +5,11 @@ use ofx_bindings::{
     k, BitDepth, Components, Error, ImageEffect, Premult, PropertySet, Result, Status,
 };
 
+use super::engine_call;
+use super::log::log;
 use super::params::{ParamValues, DEFINITIONS, PAGE_ORDER, SHOW};
-use crate::engine::OutputMode;
+use super::paths::{runtime_config, BundlePaths, Env};
+use crate::engine::{Device, OutputMode};
 
 pub const PLUGIN_ID: &std::ffi::CStr = c"org.corridorkey.CorridorKey";
 pub const VERSION_MAJOR: u32 = 1;
@@ -70,7 +73,26 @@ pub fn describe(effect: &ImageEffect) -> Result<Status> {
     optional(p.set_int(k!(kOfxImageEffectInstancePropSequentialRender), 0, 0));
     optional(p.set_string(k!(kOfxImageEffectPropClipPreferencesSlaveParam), 0, SHOW));
     optional(p.set_string(names::IMAGE_EFFECT_PROP_CPU_RENDER_SUPPORTED, 0, "true"));
+    if ofx_bindings::gpu_render::host_offers_cuda_render() {
+        offer_cuda_render(&p);
+    }
     Ok(Status::Ok)
+}
+
+/// OFX CUDA render (Resolve on NVIDIA): declared only when this process can really key CUDA images
+/// (the bundle's ONNX Runtime has its CUDA provider, the provider loads, libcudart sees a GPU),
+/// never on a CPU-only bundle. Asked only of hosts that offer it; the answer is cached per process.
+fn offer_cuda_render(p: &PropertySet) {
+    let host_path = p.get_string(k!(kOfxPluginPropFilePath), 0).ok();
+    let bundle = BundlePaths::locate(host_path.as_deref());
+    let runtime = runtime_config("", Device::Cuda, 0, &Env::from_process(), bundle.as_ref());
+    match engine_call::cuda_images_supported(&runtime) {
+        Ok(()) => match ofx_bindings::gpu_render::declare_cuda_render(p) {
+            Ok(()) => log("CUDA render offered to the host (images stay on the GPU)"),
+            Err(e) => log(format!("the host refused the CUDA render properties: {e}")),
+        },
+        Err(e) => log(format!("CUDA render not offered: {e}")),
+    }
 }
 
 fn cs(c: &'static std::ffi::CStr) -> &'static str {

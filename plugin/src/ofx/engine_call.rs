@@ -1,8 +1,9 @@
 //! The OFX layer's only calls into the engine (one place to change if its API moves).
 
+use crate::engine::device_frame::{self, CudaSupportError};
 use crate::engine::{
-    Engine, EngineError, FrameInput, FrameOutput, KeyParams, PathChoice, RenderOptions,
-    RuntimeConfig, ScreenColour,
+    DeviceFrame, Engine, EngineError, FrameInput, FrameOutput, FrameOutputInfo, KeyParams,
+    PathChoice, RenderOptions, RuntimeConfig, ScreenColour,
 };
 
 /// `CORRIDORKEY_FRAME_PATH=cpu` keeps pre/post-processing and the refine stage on the CPU even on a
@@ -37,13 +38,8 @@ fn path_from_env() -> PathChoice {
     )
 }
 
-pub fn render(
-    input: &FrameInput<'_>,
-    params: &KeyParams,
-    runtime: &RuntimeConfig,
-    abort: &dyn Fn() -> bool,
-) -> Result<FrameOutput, EngineError> {
-    let options = RenderOptions {
+fn options() -> RenderOptions {
+    RenderOptions {
         // The OFX layer answers repeated frames from its own per-instance cache before it calls
         // here; the engine's cache would hash the inputs again and copy every new 4K frame.
         use_cache: false,
@@ -52,8 +48,39 @@ pub fn render(
         // sets it for the bundle it drives, with the true matte as the AlphaHint clip.
         simulate_trained_coarse: std::env::var_os(SIMULATE_TRAINED_COARSE_ENV).is_some(),
         ..Default::default()
-    };
-    Engine::global().render_with(input, params, runtime, &options, abort)
+    }
+}
+
+pub fn render(
+    input: &FrameInput<'_>,
+    params: &KeyParams,
+    runtime: &RuntimeConfig,
+    abort: &dyn Fn() -> bool,
+) -> Result<FrameOutput, EngineError> {
+    Engine::global().render_with(input, params, runtime, &options(), abort)
+}
+
+/// A frame whose images are in CUDA device memory (OFX CUDA render).
+pub fn render_device(
+    frame: &DeviceFrame,
+    params: &KeyParams,
+    runtime: &RuntimeConfig,
+    abort: &dyn Fn() -> bool,
+) -> Result<FrameOutputInfo, EngineError> {
+    Engine::global().render_device(frame, params, runtime, &options(), abort)
+}
+
+/// The source of a device frame written unchanged into its output (a frame that failed).
+pub fn pass_through_device(
+    frame: &DeviceFrame,
+    runtime: &RuntimeConfig,
+) -> Result<(), EngineError> {
+    device_frame::pass_through_device(frame, runtime)
+}
+
+/// Whether this process can key CUDA images on `runtime`'s GPU (describe asks, once per process).
+pub fn cuda_images_supported(runtime: &RuntimeConfig) -> Result<(), CudaSupportError> {
+    device_frame::cuda_images_supported(runtime)
 }
 
 pub fn describe(runtime: &RuntimeConfig, inference_size: usize, screen: ScreenColour) -> String {

@@ -10,13 +10,13 @@ use std::panic::{catch_unwind, AssertUnwindSafe};
 
 use ofx_bindings::plugin::{main_entry, report_panic};
 use ofx_bindings::sys::{OfxHost, OfxPlugin, OfxStatus};
-use ofx_bindings::{k, Action, Call, Error, Handler, PluginRecord, Result, Status};
+use ofx_bindings::{k, Action, Call, CudaRenderArgs, Error, Handler, PluginRecord, Result, Status};
 
 use super::describe::{self, PLUGIN_ID, VERSION_MAJOR, VERSION_MINOR};
 use super::instance::Instance;
 use super::params::{ParamValues, INFO};
 use super::render::{self, runtime_for};
-use super::{engine_call, regions};
+use super::{engine_call, regions, render_cuda};
 
 pub const TEST_PANIC_ENV: &str = "CORRIDORKEY_TEST_PANIC";
 
@@ -73,10 +73,14 @@ impl Handler for CorridorKey {
             }
             // Never an identity: even an empty hint goes through the network.
             Action::IsIdentity => Ok(Status::ReplyDefault),
-            Action::Render => render::render(
-                effect()?,
-                call.in_args.as_ref().ok_or_else(|| missing("inArgs"))?,
-            ),
+            Action::Render => {
+                let in_args = call.in_args.as_ref().ok_or_else(|| missing("inArgs"))?;
+                // CUDA images (OFX CUDA render) have their own path; CPU images go on as always.
+                match CudaRenderArgs::read(in_args) {
+                    cuda if cuda.enabled => render_cuda::render(effect()?, in_args, cuda),
+                    _ => render::render(effect()?, in_args),
+                }
+            }
             Action::BeginSequenceRender | Action::EndSequenceRender => Ok(Status::Ok),
             _ => Ok(Status::ReplyDefault),
         }

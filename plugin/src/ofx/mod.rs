@@ -3,6 +3,7 @@
 
 pub mod cache;
 pub mod describe;
+pub mod device_layout;
 pub mod engine_call;
 pub mod entry;
 pub mod instance;
@@ -12,3 +13,4 @@ pub mod paths;
 pub mod pixels;
 pub mod regions;
 pub mod render;
+pub mod render_cuda;
