@@ -81,7 +81,8 @@ def test_one_folder_holds_a_green_and_a_blue_model(small_export, tmp_path):
     assert [r["screen"] for r in m["models"]] == ["green", "blue"]
     assert model_for(m, "blue")["source"]["seed"] == 44 and m["source"] == model_for(m, "green")["source"]
     assert [g["file"] for g in graphs_for(m, "blue")] == ["coarse_128.fp16.blue.onnx", "coarse_128.fp32.blue.onnx",
-                                                         "refiner.fp16.blue.onnx", "refiner.fp32.blue.onnx"]
+                                                         "refiner.fp16.blue.onnx", "refiner.fp32.blue.onnx",
+                                                         "refiner_gpu.fp16.blue.onnx"]
     # Green graphs first (a reader that predates screens takes the first match), each graph names its screen.
     assert m["graphs"][0]["screen"] == "green" and m["graphs"][0]["file"] == "coarse_128.fp16.onnx"
     # A manifest from before screens (no `models`, no per-graph `screen`) is one green model.
@@ -93,10 +94,10 @@ def test_one_folder_holds_a_green_and_a_blue_model(small_export, tmp_path):
     shutil.copytree(folder, legacy)
     (legacy / MANIFEST).write_text(json.dumps(old))
     assert validate(legacy)["variant"] == "small"
-    assert [r["screen"] for r in models_of(old)] == ["green"] and len(graphs_for(old, "green")) == 4
+    assert [r["screen"] for r in models_of(old)] == ["green"] and len(graphs_for(old, "green")) == 5
     # Adding blue to that legacy folder keeps its green model.
     m2 = merge(legacy, record, _as_screen(folder, legacy, "blue", seed=44)[1])
-    assert len(graphs_for(m2, "green")) == 4 and len(graphs_for(m2, "blue")) == 4
+    assert len(graphs_for(m2, "green")) == 5 and len(graphs_for(m2, "blue")) == 5
     validate(legacy)
 
 
@@ -123,8 +124,9 @@ def test_a_screen_holds_one_model_and_replace_swaps_it_whole(small_export, tmp_p
     assert sorted(stale) == ["coarse_128.fp32.blue.onnx", "refiner.fp32.blue.onnx"]
     commit(out, manifest, staged, stale)
     m = validate(out)
-    assert [g["file"] for g in graphs_for(m, "blue")] == ["coarse_128.fp16.blue.onnx", "refiner.fp16.blue.onnx"]
-    assert not (out / "coarse_128.fp32.blue.onnx").exists() and len(graphs_for(m, "green")) == 4
+    assert [g["file"] for g in graphs_for(m, "blue")] == ["coarse_128.fp16.blue.onnx", "refiner.fp16.blue.onnx",
+                                                         "refiner_gpu.fp16.blue.onnx"]
+    assert not (out / "coarse_128.fp32.blue.onnx").exists() and len(graphs_for(m, "green")) == 5
     assert not list(out.glob(".*partial")) and not list(out.glob("*.tmp"))
 
 

@@ -59,9 +59,11 @@ def test_device_job_trains_exports_collects_installs_and_scores(small_export, tm
     install([col], models, echo=lambda *_: None)
     m = validate(models)
     assert [r["screen"] for r in m["models"]] == ["green", "blue"]
-    assert [g["file"] for g in graphs_for(m, "blue")] == ["coarse_32.fp16.blue.onnx", "refiner.fp16.blue.onnx"]
+    # The fused-GroupNorm GPU refiner is exported here from the collected weights (install.py).
+    assert [g["file"] for g in graphs_for(m, "blue")] == ["coarse_32.fp16.blue.onnx", "refiner.fp16.blue.onnx",
+                                                         "refiner_gpu.fp16.blue.onnx"]
     assert model_for(m, "blue")["source"]["checkpoint"] == "small_blue.fp16.safetensors"
-    assert len(graphs_for(m, "green")) == 4 and (models / "recipe.json").exists()
+    assert len(graphs_for(m, "green")) == 5 and (models / "recipe.json").exists()
     assert json.loads((models / "train_blue.json").read_text())["screen"] == "blue"
     assert not [p for p in models.iterdir() if p.name.startswith(".")]
 
