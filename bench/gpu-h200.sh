@@ -7,7 +7,8 @@
 #   bash bench/gpu-h200.sh parity    # fp16 (and the fused-GroupNorm GPU refiner) against fp32
 #   bash bench/gpu-h200.sh main      # ck-bench --mode all + PyTorch, no skip and simulated skip
 #   bash bench/gpu-h200.sh levers    # one lever off at a time, memory knobs, S=1024, CPU path
-#   bash bench/gpu-h200.sh cuda      # CUDA-image tests and ck-bench --cuda-images
+#   bash bench/gpu-h200.sh cuda      # CUDA-image tests
+#   bash bench/gpu-h200.sh cuda-bench  # ck-bench --cuda-images beside CPU images (host mode)
 #
 # Results land in $OUT (files named by step); every step appends its summary to $OUT/log.txt.
 # BENCH_GPU picks the GPU (default 0) and BENCH_CPUS the cores (default all), so a training job can
@@ -21,6 +22,11 @@ M=/tmp/models
 M1024=/tmp/models1024
 BUNDLE=/tmp/bundle/CorridorKey.ofx.bundle
 export CUDA_VISIBLE_DEVICES=${BENCH_GPU:-0}
+# libcudart.so.13 (CUDA images: the plugin's and the test host's CUDA runtime) on the loader's path.
+if ! ldconfig -p | grep -q 'libcudart.so.13 '; then
+  c=$(find / -name 'libcudart.so.13' -not -path '/proc/*' 2>/dev/null | head -1)
+  [ -n "$c" ] && export LD_LIBRARY_PATH=$(dirname "$c"):${LD_LIBRARY_PATH:-}
+fi
 PIN=()
 [ -n "${BENCH_CPUS:-}" ] && PIN=(taskset -c "$BENCH_CPUS")
 log() { echo "== $*" | tee -a "$OUT/log.txt"; }
@@ -81,11 +87,13 @@ cuda)
   CK_GPU_BUNDLE=$BUNDLE bash tests/cuda-images-gpu.sh tests > "$OUT/cuda_tests.log" 2>&1
   echo "rc=$?" | tee -a "$OUT/log.txt"
   grep -E "^test |test result|SKIPPED" "$OUT/cuda_tests.log" | tail -40 | tee -a "$OUT/log.txt"
+  ;;
+cuda-bench)
   run host2048_cuda --mode host --frames 10 --size 2048 --model-dir $M --cuda-images --simulate-trained
   run host2048_cpuimg --mode host --frames 10 --size 2048 --model-dir $M --simulate-trained
   ;;
 *)
-  echo "usage: bench/gpu-h200.sh setup|parity|main|levers|cuda" >&2
+  echo "usage: bench/gpu-h200.sh setup|parity|main|levers|cuda|cuda-bench" >&2
   exit 2
   ;;
 esac
