@@ -296,6 +296,17 @@ fn device_frames_key_like_cpu_frames() {
     };
     let rt = runtime(fixtures().join("small_s128"));
     let engine = Engine::new();
+    // A first render builds the sessions (cuDNN picks its algorithms then); the comparisons below
+    // are between warm renders, which are deterministic.
+    engine
+        .render_with(
+            &input,
+            &params(MODES[0], HintSource::Clip),
+            &rt,
+            &options(),
+            &|| false,
+        )
+        .unwrap();
     for mode in MODES {
         let p = params(mode, HintSource::Clip);
         let want = engine
@@ -317,7 +328,14 @@ fn device_frames_key_like_cpu_frames() {
             got[(h - 1 - y) * w * 4..][..w * 4].copy_from_slice(row);
         }
         let d = max_abs_diff(&got, &want.image.data);
-        assert!(d <= 1e-5, "{mode:?}: device frame differs by {d}");
+        let again = engine
+            .render_with(&input, &p, &rt, &options(), &|| false)
+            .unwrap();
+        let spread = max_abs_diff(&again.image.data, &want.image.data);
+        assert!(
+            d <= 1e-5,
+            "{mode:?}: device frame differs by {d} (CPU frames twice: {spread})"
+        );
     }
     // A failed frame passes the source through: float RGBA straight, other depths converted.
     pass_through_device(&frame, &rt).unwrap();

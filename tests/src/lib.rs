@@ -881,13 +881,22 @@ impl Instance<'_> {
             status: status::FAILED,
             messages: vec![],
         })?;
-        let taken = Arc::try_unwrap(taken).map_err(|_| HostError {
-            action: "OfxImageEffectActionRender (output image not released by the plugin)".into(),
-            status: status::FAILED,
-            messages: self.messages(),
-        })?;
+        // The clip's handle, and with CUDA images the device render's own: any other is the plugin's.
+        if Arc::strong_count(&taken) > 1 + usize::from(device.is_some()) {
+            return Err(HostError {
+                action: "OfxImageEffectActionRender (output image not released by the plugin)"
+                    .into(),
+                status: status::FAILED,
+                messages: self.messages(),
+            });
+        }
         let image = match device {
-            None => taken,
+            None => Arc::try_unwrap(taken).map_err(|_| HostError {
+                action: "OfxImageEffectActionRender (output image not released by the plugin)"
+                    .into(),
+                status: status::FAILED,
+                messages: self.messages(),
+            })?,
             Some(d) => {
                 let t = Instant::now();
                 let mut cpu = HostImage::new(
