@@ -73,9 +73,9 @@ levers)
   export CORRIDORKEY_MODEL_DIR=$M
   run eng_default --frames 8 --size 2048 --model-dir $M --no-skip
   CORRIDORKEY_GPU_REFINER=0 run eng_no_fused_gn --frames 8 --size 2048 --model-dir $M --no-skip
-  CORRIDORKEY_COARSE_MEMORY_PATTERN=0 run eng_coarse_nopattern --frames 8 --size 2048 --model-dir $M --no-skip
+  CORRIDORKEY_COARSE_MEMORY_PATTERN=1 run eng_coarse_pattern --frames 8 --size 2048 --model-dir $M --no-skip
   CORRIDORKEY_ARENA_INITIAL_MB=2560 run eng_arena2560 --frames 8 --size 2048 --model-dir $M --no-skip
-  CORRIDORKEY_ARENA_INITIAL_MB=2560 CORRIDORKEY_COARSE_MEMORY_PATTERN=0 run eng_arena_both --frames 8 --size 2048 --model-dir $M --no-skip
+  CORRIDORKEY_ARENA_INITIAL_MB=2560 CORRIDORKEY_COARSE_MEMORY_PATTERN=1 run eng_arena_both --frames 8 --size 2048 --model-dir $M --no-skip
   run eng_cpu_path --frames 6 --size 2048 --model-dir $M --no-skip --cpu-path
   run host1024_sim --mode host --frames 10 --size 1024 --model-dir $M1024 --simulate-trained
   run host1024_noskip --mode host --frames 10 --size 1024 --model-dir $M1024 --no-skip

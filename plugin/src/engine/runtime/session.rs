@@ -47,11 +47,12 @@ impl SessionError {
     }
 }
 
-/// `CORRIDORKEY_COARSE_MEMORY_PATTERN=0`: the coarse graph allocates tensor by tensor instead of
-/// one planned block (1.6 GB at S=2048), which a fragmented shared arena may not hold in one piece
-/// (a tuning knob; BENCHMARKS.md has the measurements behind the default).
+/// The coarse graph allocates tensor by tensor from the shared arena by default: its memory
+/// pattern (one planned block of 1.6 GB at S=2048) cost 1.6 GB of device peak for no speed on the
+/// H200 (BENCHMARKS.md, 2026-11-30: 6195 -> 4595 MiB, 208 -> 209 ms).
+/// `CORRIDORKEY_COARSE_MEMORY_PATTERN=1` turns the planned block back on (a tuning knob).
 fn coarse_memory_pattern() -> bool {
-    std::env::var("CORRIDORKEY_COARSE_MEMORY_PATTERN").map_or(true, |v| v.trim() != "0")
+    std::env::var("CORRIDORKEY_COARSE_MEMORY_PATTERN").is_ok_and(|v| v.trim() == "1")
 }
 
 /// A session on provider `p` (TensorRT only for the coarse graph, see `providers::dispatch`).
