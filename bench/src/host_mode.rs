@@ -126,6 +126,8 @@ fn render_all(
         if let Some(why) = cuda_unavailable() {
             return Err(format!("--cuda-images needs CUDA here: {why}"));
         }
+        // CUDA render is opt-in (plugin/src/ofx/engine_call.rs); read when the plugin describes.
+        std::env::set_var("CORRIDORKEY_CUDA_IMAGES", "1");
         HostConfig::default().with_cuda()
     } else {
         HostConfig::default()

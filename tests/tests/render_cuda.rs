@@ -29,6 +29,8 @@ use ofx_test_host::{
 fn plugin() -> &'static Plugin {
     static P: OnceLock<Plugin> = OnceLock::new();
     P.get_or_init(|| {
+        // CUDA render is opt-in (plugin/src/ofx/engine_call.rs); read when the plugin describes.
+        std::env::set_var("CORRIDORKEY_CUDA_IMAGES", "1");
         let config = HostConfig {
             cuda_render_supported: "true".into(),
             cuda_stream_supported: "true".into(),

@@ -74,7 +74,14 @@ pub fn describe(effect: &ImageEffect) -> Result<Status> {
     optional(p.set_string(k!(kOfxImageEffectPropClipPreferencesSlaveParam), 0, SHOW));
     optional(p.set_string(names::IMAGE_EFFECT_PROP_CPU_RENDER_SUPPORTED, 0, "true"));
     if ofx_bindings::gpu_render::host_offers_cuda_render() {
-        offer_cuda_render(&p);
+        if engine_call::cuda_images_opted_in() {
+            offer_cuda_render(&p);
+        } else {
+            log(format!(
+                "CUDA render not offered: opt in with {}=1 (staged through host memory today)",
+                engine_call::CUDA_IMAGES_ENV
+            ));
+        }
     }
     Ok(Status::Ok)
 }

@@ -78,6 +78,16 @@ pub fn pass_through_device(
     device_frame::pass_through_device(frame, runtime)
 }
 
+/// `CORRIDORKEY_CUDA_IMAGES=1` lets the plugin offer OFX CUDA render to hosts that ask (Resolve).
+/// Off by default: CUDA images are staged through host memory today (`Engine::render_device`), which
+/// measured slower than the host's own CPU images on the H200 (BENCHMARKS.md, 2026-11-30).
+pub const CUDA_IMAGES_ENV: &str = "CORRIDORKEY_CUDA_IMAGES";
+
+/// Whether the user opted in to CUDA images ([`CUDA_IMAGES_ENV`]).
+pub fn cuda_images_opted_in() -> bool {
+    std::env::var(CUDA_IMAGES_ENV).is_ok_and(|v| v.trim() == "1")
+}
+
 /// Whether this process can key CUDA images on `runtime`'s GPU (describe asks, once per process).
 pub fn cuda_images_supported(runtime: &RuntimeConfig) -> Result<(), CudaSupportError> {
     device_frame::cuda_images_supported(runtime)
