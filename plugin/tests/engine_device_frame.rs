@@ -199,7 +199,9 @@ fn encode(
 }
 
 fn matte_of(seen: &RgbaImage, channels: usize) -> MatteImage {
-    let c = if channels == 4 { 3 } else { 0 };
+    // Where `encode` put the matte channel: alpha for RGBA and for a one-channel (alpha) image, red
+    // for RGB (the engine reads the same channels).
+    let c = if channels == 3 { 0 } else { 3 };
     MatteImage {
         width: seen.width,
         height: seen.height,
