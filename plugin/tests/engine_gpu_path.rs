@@ -3,6 +3,7 @@
 
 mod engine_common;
 
+use corridorkey::engine::abort::Abort;
 use corridorkey::engine::gpu::GpuKernels;
 use corridorkey::engine::runtime::environment::environment;
 use corridorkey::engine::runtime::{model_set, Provider};
@@ -134,7 +135,7 @@ fn gpu_prepare_matches_the_cpu_prepare() {
         .map(|i| ((i * 31) % 101) as f32 / 100.0)
         .collect();
     for colour in [InputColour::Linear, InputColour::Srgb] {
-        let want = prepare::cpu::prepare_input(&src, &hint, colour, 128).unwrap();
+        let want = prepare::cpu::prepare_input(&src, &hint, colour, 128, Abort::never()).unwrap();
         let got = prepare::gpu::prepare(&mut k, &src, &hint, colour, 128).unwrap();
         let (shape, data) = got.try_extract_tensor::<f32>().unwrap();
         assert_eq!(&shape[..], &[1, 4, 128, 128]);

@@ -6,6 +6,7 @@
 //! safe code.
 
 pub mod imageio;
+pub mod pair;
 pub mod synthetic;
 
 pub use ofx_host_bindings::{

@@ -5,7 +5,8 @@
 use ofx_bindings::{Components, ImageView, ImageViewMut, RectI, Row, RowMut};
 use rayon::prelude::*;
 
-use crate::engine::{MatteImage, RgbaImage};
+use crate::engine::limits;
+use crate::engine::{EngineError, MatteImage, RgbaImage};
 
 /// Rows of a host image, addressed by OFX y. Implemented by the host's image views (and by test
 /// buffers).
@@ -108,13 +109,19 @@ fn to_short(v: f32) -> u16 {
 }
 
 /// Reads a whole source image into top-down RGBA. RGB gets alpha 1; an Alpha-only image gives
-/// black with that alpha.
-pub fn read_rgba(src: &impl SourceRows) -> RgbaImage {
+/// black with that alpha. The host's bounds are checked against the engine's plate limits and the
+/// buffer is allocated fallibly: a bogus or huge image is an error, never an abort.
+pub fn read_rgba(src: &impl SourceRows) -> Result<RgbaImage, EngineError> {
     let b = src.bounds();
     let (w, h) = (b.width(), b.height());
-    let mut img = RgbaImage::new(w, h);
+    limits::check_plate(w, h).map_err(EngineError::BadInput)?;
+    let mut img = RgbaImage {
+        width: w,
+        height: h,
+        data: limits::try_vec(w * h * 4, 0.0f32, "the source image")?,
+    };
     if w == 0 || h == 0 {
-        return img;
+        return Ok(img);
     }
     let comps = src.components();
     img.data
@@ -129,27 +136,33 @@ pub fn read_rgba(src: &impl SourceRows) -> RgbaImage {
                 None => {}
             }
         });
-    img
+    Ok(img)
 }
 
-/// Reads a matte into `window` (the Source's pixel bounds), zero outside the matte's own bounds.
-/// The alpha channel of RGBA, the single channel of Alpha, the red channel of RGB.
-pub fn read_matte(src: &impl SourceRows, window: RectI) -> MatteImage {
+/// Reads a matte into `window` (the Source's pixel bounds, already checked), zero outside the
+/// matte's own bounds. The alpha channel of RGBA, the single channel of Alpha, the red channel of
+/// RGB.
+pub fn read_matte(src: &impl SourceRows, window: RectI) -> Result<MatteImage, EngineError> {
     let (w, h) = (window.width(), window.height());
-    let mut img = MatteImage::new(w, h);
+    limits::check_plate(w, h).map_err(EngineError::BadInput)?;
+    let mut img = MatteImage {
+        width: w,
+        height: h,
+        data: limits::try_vec(w * h, 0.0f32, "a matte")?,
+    };
     if w == 0 || h == 0 {
-        return img;
+        return Ok(img);
     }
     let b = src.bounds();
     let (n, channel) = match src.components() {
         Components::Rgba => (4, 3),
         Components::Rgb => (3, 0),
         Components::Alpha => (1, 0),
-        Components::None => return img,
+        Components::None => return Ok(img),
     };
     let inter = window.intersect(&b);
     if inter.is_empty() {
-        return img;
+        return Ok(img);
     }
     img.data.par_chunks_mut(w).enumerate().for_each(|(r, out)| {
         let y = window.y2 - 1 - r as i32;
@@ -162,7 +175,50 @@ pub fn read_matte(src: &impl SourceRows, window: RectI) -> MatteImage {
             out[(x - window.x1) as usize] = sample(&row, sx * n + channel);
         }
     });
-    img
+    Ok(img)
+}
+
+/// Copies `src` into `dst` over `render_window` row by row, converting depths, without a
+/// whole-image buffer: the pass-through for a source the engine cannot take (too large, no memory).
+/// Pixels outside `src` become transparent black.
+pub fn copy_through(dst: &mut impl SinkRows, src: &impl SourceRows, render_window: RectI) {
+    let area = dst.bounds().intersect(&render_window);
+    if area.is_empty() {
+        return;
+    }
+    let (comps, n, db) = (dst.components(), dst.components().count(), dst.bounds());
+    let (sb, sc) = (src.bounds(), src.components());
+    let mut px = vec![0.0f32; area.width() * 4];
+    let mut row_in = vec![0.0f32; area.width() * 4];
+    for y in area.y1..area.y2 {
+        px.iter_mut().for_each(|v| *v = 0.0);
+        let x1 = area.x1.max(sb.x1);
+        let x2 = area.x2.min(sb.x2);
+        if x1 < x2 {
+            if let Some(row) = src.row(y) {
+                let (k, len) = (sc.count(), (x2 - x1) as usize);
+                let span = (x1 - sb.x1) as usize * k..(x2 - sb.x1) as usize * k;
+                let out = &mut row_in[..len * 4];
+                out.iter_mut().for_each(|v| *v = 0.0);
+                match row {
+                    Row::Float(r) => load(&r[span], sc, out, |v| v),
+                    Row::Short(r) => load(&r[span], sc, out, |v| v as f32 / SHORT_MAX),
+                    Row::Byte(r) => load(&r[span], sc, out, |v| v as f32 / BYTE_MAX),
+                }
+                let off = (x1 - area.x1) as usize * 4;
+                px[off..off + len * 4].copy_from_slice(out);
+            }
+        }
+        let Some(row) = dst.row_mut(y) else {
+            continue;
+        };
+        let span = (area.x1 - db.x1) as usize * n..(area.x2 - db.x1) as usize * n;
+        match row {
+            RowMut::Float(r) => store(&px, comps, &mut r[span], |v| v),
+            RowMut::Short(r) => store(&px, comps, &mut r[span], to_short),
+            RowMut::Byte(r) => store(&px, comps, &mut r[span], to_byte),
+        }
+    }
 }
 
 /// Writes `image` (top-down, covering `window`) into `dst` over `render_window`; pixels outside
@@ -296,7 +352,7 @@ pub(crate) mod tests {
         let src = TestImage::float(rect(5, 10, 8, 12), Components::Rgba, |x, y, c| {
             (y * 100 + x) as f32 + c as f32 * 0.1
         });
-        let img = read_rgba(&src);
+        let img = read_rgba(&src).unwrap();
         assert_eq!((img.width, img.height), (3, 2));
         // Engine row 0 = OFX y 11 (top); row 1 = y 10.
         assert_eq!(&img.data[0..4], &[1105.0, 1105.1, 1105.2, 1105.3]);
@@ -312,7 +368,7 @@ pub(crate) mod tests {
             comps: Components::Rgba,
             data: TestData::Byte(vec![0, 51, 255, 128]),
         };
-        let img = read_rgba(&bytes);
+        let img = read_rgba(&bytes).unwrap();
         assert_eq!(img.data[0], 0.0);
         assert!((img.data[1] - 0.2).abs() < 1e-6);
         assert_eq!(img.data[2], 1.0);
@@ -321,7 +377,7 @@ pub(crate) mod tests {
             comps: Components::Rgb,
             data: TestData::Short(vec![65535, 0, 32768]),
         };
-        let img = read_rgba(&shorts);
+        let img = read_rgba(&shorts).unwrap();
         assert_eq!(img.data[0], 1.0);
         assert!((img.data[2] - 0.500_007_6).abs() < 1e-6);
         assert_eq!(img.data[3], 1.0, "RGB gets opaque alpha");
@@ -338,7 +394,7 @@ pub(crate) mod tests {
                 -1.0
             }
         });
-        let m = read_matte(&matte, window);
+        let m = read_matte(&matte, window).unwrap();
         assert_eq!((m.width, m.height), (4, 3));
         // OFX y 1 is engine row 1 (window.y2 - 1 - 1).
         assert_eq!(
@@ -350,11 +406,15 @@ pub(crate) mod tests {
             comps: Components::Alpha,
             data: TestData::Byte(vec![255]),
         };
-        let m = read_matte(&alpha, window);
+        let m = read_matte(&alpha, window).unwrap();
         assert_eq!(m.data[0], 1.0, "top-left pixel");
         assert_eq!(m.data.iter().sum::<f32>(), 1.0);
         let outside = TestImage::float(rect(10, 10, 12, 12), Components::Alpha, |_, _, _| 1.0);
-        assert!(read_matte(&outside, window).data.iter().all(|&v| v == 0.0));
+        assert!(read_matte(&outside, window)
+            .unwrap()
+            .data
+            .iter()
+            .all(|&v| v == 0.0));
     }
 
     #[test]
@@ -363,7 +423,7 @@ pub(crate) mod tests {
         let src = TestImage::float(win, Components::Rgba, |x, y, c| {
             (x * 10 + y) as f32 + c as f32
         });
-        let img = read_rgba(&src);
+        let img = read_rgba(&src).unwrap();
         let mut dst = TestImage::float(rect(0, 0, 4, 4), Components::Rgba, |_, _, _| 9.0);
         write_rgba(&mut dst, Some((&img, win)), rect(0, 0, 4, 3));
         for y in 0..4 {

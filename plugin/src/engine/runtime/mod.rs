@@ -4,6 +4,7 @@
 
 pub mod arena_stats;
 pub mod environment;
+pub mod files;
 pub mod manifest;
 pub mod model_set;
 pub mod providers;

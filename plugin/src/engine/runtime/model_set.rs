@@ -1,34 +1,58 @@
 //! The model set: the coarse and refiner sessions for one inference size, built from a verified
 //! model folder on the first execution provider (of those the device setting allows) that works.
 
+use std::collections::HashMap;
 use std::path::Path;
-use std::time::SystemTime;
 
 use ort::session::Session;
+use ort::value::ValueType;
 
 use super::environment::environment;
-use super::manifest::{self, ManifestError};
+use super::files::{self, Stamp};
+use super::manifest::{self, GraphEntry, ManifestError};
 use super::providers::{candidates, provider_lib, Provider, Role, PROBE_GRAPH};
 use super::session::{build, check_io, GraphSource};
 use super::shared_arena;
+use crate::engine::abort::Abort;
 use crate::engine::contract::RuntimeConfig;
-use crate::engine::error::EngineError;
+use crate::engine::error::{EngineError, ModelProblem};
+use crate::engine::limits;
 
-/// What a model set was built for: rebuilt when any of this changes.
+/// What a model set was built from: rebuilt when any of it changes. `files` are the files the load
+/// read (the manifest first, then graphs) with their stamps, so a graph rewritten in place, even
+/// with its size and mtime restored, makes the next frame load (and verify) again.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub struct ModelSetKey {
     pub runtime: RuntimeConfig,
     pub requested_size: usize,
-    pub manifest_stamp: Option<(SystemTime, u64)>,
+    pub files: Vec<(String, Option<Stamp>)>,
 }
 
 impl ModelSetKey {
-    pub fn new(runtime: &RuntimeConfig, size: usize) -> Self {
-        Self {
+    /// The key of what is on disk now, for the files `earlier` read (just the manifest when None).
+    pub fn current(
+        runtime: &RuntimeConfig,
+        size: usize,
+        earlier: Option<&ModelSetKey>,
+        abort: Abort<'_>,
+    ) -> Result<Self, EngineError> {
+        let dir = &runtime.model_dir;
+        let names: Vec<String> = match earlier {
+            Some(k) => k.files.iter().map(|(n, _)| n.clone()).collect(),
+            None => vec![manifest::MANIFEST.to_string()],
+        };
+        let paths = names.iter().map(|n| dir.join(n)).collect();
+        let stamps = files::stamps(dir, paths, abort).map_err(|e| {
+            manifest_err(
+                dir,
+                manifest::ManifestError::from_file(manifest::MANIFEST, e),
+            )
+        })?;
+        Ok(Self {
             runtime: runtime.clone(),
             requested_size: size,
-            manifest_stamp: manifest::stamp(&runtime.model_dir.join("manifest.json")),
-        }
+            files: names.into_iter().zip(stamps).collect(),
+        })
     }
 }
 
@@ -71,11 +95,16 @@ fn manifest_err(dir: &Path, e: ManifestError) -> EngineError {
     match e {
         ManifestError::Missing(detail) => EngineError::ModelMissing {
             dir: dir.to_path_buf(),
-            detail: Box::new(detail),
+            detail,
         },
         ManifestError::Invalid(detail) => EngineError::ModelInvalid {
             dir: dir.to_path_buf(),
-            detail: Box::new(detail),
+            detail,
+        },
+        ManifestError::Aborted => EngineError::Aborted,
+        ManifestError::OutOfMemory(bytes) => EngineError::OutOfMemory {
+            what: "a model file",
+            bytes,
         },
     }
 }
@@ -83,33 +112,142 @@ fn manifest_err(dir: &Path, e: ManifestError) -> EngineError {
 /// Checks the manifest and the graph files for size S without loading ONNX Runtime (for the info line).
 pub fn probe(rt: &RuntimeConfig, size: usize) -> Result<manifest::Choice, EngineError> {
     let dir = &rt.model_dir;
-    let m = manifest::load(dir).map_err(|e| manifest_err(dir, e))?;
+    let (m, _) = manifest::load(dir, Abort::never()).map_err(|(e, _)| manifest_err(dir, e))?;
     manifest::choose(&m, size, "fp32").map_err(|e| manifest_err(dir, e))
+}
+
+/// The inference size S of a coarse session: its own input shape `[1, 4, S, S]`, which the
+/// manifest's `size` must repeat. Every buffer of a frame is sized from this number.
+fn coarse_size(session: &Session, g: &GraphEntry) -> Result<usize, ModelProblem> {
+    let shape: Vec<i64> = match session.inputs().first().map(|i| i.dtype()) {
+        Some(ValueType::Tensor { shape, .. }) => shape.iter().copied().collect(),
+        _ => Vec::new(),
+    };
+    let bad = || ModelProblem::BadInputShape {
+        file: g.file.clone(),
+        shape: shape.clone(),
+        min: limits::MIN_INFERENCE_SIZE,
+        max: limits::MAX_INFERENCE_SIZE,
+    };
+    let [1, 4, h, w] = shape[..] else {
+        return Err(bad());
+    };
+    let s = usize::try_from(w).map_err(|_| bad())?;
+    if h != w || !limits::inference_size_ok(s) {
+        return Err(bad());
+    }
+    match g.size {
+        Some(m) if m == s => Ok(s),
+        m => Err(ModelProblem::SizeMismatch {
+            file: g.file.clone(),
+            manifest: m.unwrap_or(0),
+            graph: s,
+        }),
+    }
+}
+
+/// The graph files read during one load, each once: their bytes, and every file's stamp (read or
+/// refused) for the model set's key.
+struct Reads<'a> {
+    dir: &'a Path,
+    abort: Abort<'a>,
+    bytes: HashMap<String, Vec<u8>>,
+    files: Vec<(String, Option<Stamp>)>,
+}
+
+impl Reads<'_> {
+    fn note(&mut self, name: &str, stamp: Option<Stamp>) {
+        if !self.files.iter().any(|(n, _)| n == name) {
+            self.files.push((name.to_string(), stamp));
+        }
+    }
+
+    fn graph(&mut self, g: &GraphEntry) -> Result<&[u8], EngineError> {
+        if !self.bytes.contains_key(&g.file) {
+            match manifest::read_graph(self.dir, g, self.abort) {
+                Ok(v) => {
+                    self.note(&g.file, Some(v.stamp));
+                    self.bytes.insert(g.file.clone(), v.bytes);
+                }
+                Err((e, stamp)) => {
+                    self.note(&g.file, stamp);
+                    return Err(manifest_err(self.dir, e));
+                }
+            }
+        }
+        self.bytes
+            .get(&g.file)
+            .map(Vec::as_slice)
+            .ok_or_else(|| EngineError::Internal(format!("{} not read", g.file)))
+    }
 }
 
 /// Builds the sessions for `rt` and size S: tries the providers the device setting allows, in order,
 /// falling back (with a warning) when one fails. Model problems are errors, not fallbacks.
 pub fn load(rt: &RuntimeConfig, size: usize) -> Result<ModelSet, EngineError> {
-    let key = ModelSetKey::new(rt, size);
+    load_watched(rt, size, Abort::never()).0
+}
+
+/// [`load`] with the host's abort polled while files are read, returning the key of what was read
+/// either way (the slot remembers a failed load under it until those files change).
+pub fn load_watched(
+    rt: &RuntimeConfig,
+    size: usize,
+    abort: Abort<'_>,
+) -> (Result<ModelSet, EngineError>, ModelSetKey) {
+    let mut reads = Reads {
+        dir: &rt.model_dir,
+        abort,
+        bytes: HashMap::new(),
+        files: Vec::new(),
+    };
+    let r = load_with(rt, size, &mut reads);
+    let key = ModelSetKey {
+        runtime: rt.clone(),
+        requested_size: size,
+        files: reads.files,
+    };
+    (
+        r.map(|mut set| {
+            set.key = key.clone();
+            set
+        }),
+        key,
+    )
+}
+
+fn load_with(
+    rt: &RuntimeConfig,
+    size: usize,
+    reads: &mut Reads<'_>,
+) -> Result<ModelSet, EngineError> {
     let dir = &rt.model_dir;
     let invalid = |detail| EngineError::ModelInvalid {
         dir: dir.clone(),
         detail: Box::new(detail),
     };
     // The manifest first: a missing model must be reported as such even without a runtime.
-    let m = manifest::load(dir).map_err(|e| manifest_err(dir, e))?;
+    let m = match manifest::load(dir, reads.abort) {
+        Ok((m, stamp)) => {
+            reads.note(manifest::MANIFEST, Some(stamp));
+            m
+        }
+        Err((e, stamp)) => {
+            reads.note(manifest::MANIFEST, stamp);
+            return Err(manifest_err(dir, e));
+        }
+    };
     let (env, env_warning) = environment(&rt.ort_library)?;
     let mut warnings: Vec<String> = env_warning.into_iter().collect();
 
     let mut last_err = String::new();
     for p in candidates(rt.device, &rt.ort_library) {
         let choice = manifest::choose(&m, size, p.precision()).map_err(|e| manifest_err(dir, e))?;
-        let coarse_path =
-            manifest::verify_file(dir, &choice.coarse).map_err(|e| manifest_err(dir, e))?;
-        let refiner_path = match &choice.refiner {
-            Some(r) => Some(manifest::verify_file(dir, r).map_err(|e| manifest_err(dir, e))?),
-            None => None,
-        };
+        reads.graph(&choice.coarse)?;
+        if let Some(r) = &choice.refiner {
+            reads.graph(r)?;
+        }
+        reads.abort.check()?;
         let mut fall_back = |warning: String, e: String| {
             warnings.push(warning);
             last_err = e;
@@ -147,7 +285,13 @@ pub fn load(rt: &RuntimeConfig, size: usize) -> Result<ModelSet, EngineError> {
         } else {
             None
         };
-        let coarse = match build(&env, GraphSource::File(&coarse_path), p, rt, Role::Coarse) {
+        let coarse = match build(
+            &env,
+            GraphSource::Memory(reads.graph(&choice.coarse)?),
+            p,
+            rt,
+            Role::Coarse,
+        ) {
             Ok(s) => s,
             Err(e) => {
                 fall_back(
@@ -158,9 +302,12 @@ pub fn load(rt: &RuntimeConfig, size: usize) -> Result<ModelSet, EngineError> {
             }
         };
         check_io(&coarse, &choice.coarse).map_err(invalid)?;
-        let refiner = match (&choice.refiner, refiner_path) {
-            (Some(entry), Some(path)) => {
-                let s = match build(&env, GraphSource::File(&path), p, rt, Role::Refiner) {
+        let s = coarse_size(&coarse, &choice.coarse).map_err(invalid)?;
+        reads.abort.check()?;
+        let refiner = match &choice.refiner {
+            Some(entry) => {
+                let bytes = reads.graph(entry)?;
+                let s = match build(&env, GraphSource::Memory(bytes), p, rt, Role::Refiner) {
                     Ok(s) => s,
                     Err(e) => {
                         let w = format!("{} failed for the refiner ({e}); falling back", p.label());
@@ -171,16 +318,20 @@ pub fn load(rt: &RuntimeConfig, size: usize) -> Result<ModelSet, EngineError> {
                 check_io(&s, entry).map_err(invalid)?;
                 Some(s)
             }
-            _ => None,
+            None => None,
         };
         warnings.extend(choice.warnings.iter().cloned());
         warnings.extend(arena_note);
         return Ok(ModelSet {
             notes: choice.notes.clone(),
-            key,
+            key: ModelSetKey {
+                runtime: rt.clone(),
+                requested_size: size,
+                files: Vec::new(),
+            },
             coarse,
             refiner,
-            size: choice.coarse.size.unwrap_or(size),
+            size: s,
             precision: choice.coarse.precision.clone(),
             provider: p,
             variant: m.variant.clone(),
