@@ -1,4 +1,8 @@
-//! Where the plugin's bundle is, and from it the model folder and the ONNX Runtime library.
+//! Where the plugin's bundle is, and from it the model folder and the ONNX Runtime library. Every
+//! path is made absolute (against the process's working directory) where it is received: a host
+//! started with a relative `OFX_PLUGIN_PATH`, a tool given a relative `--bundle`, or a relative
+//! model folder all name what the user meant, and the runtime library is always loaded by an
+//! absolute path (a bare name would be searched for on the library path).
 
 use std::path::{Path, PathBuf};
 
@@ -21,6 +25,7 @@ impl BundlePaths {
     /// From `kOfxPluginPropFilePath` (spec: the bundle folder; some hosts give the .ofx file) or
     /// from the shared object's own path.
     pub fn from_plugin_path(p: &Path) -> Option<BundlePaths> {
+        let p = &absolute(p);
         let is_binary = p.extension().is_some_and(|e| e == "ofx" || e == "so");
         if is_binary {
             let binary_dir = p.parent()?.to_path_buf();
@@ -91,13 +96,19 @@ impl Env {
     }
 }
 
-/// The model folder: the param, else `$CORRIDORKEY_MODEL_DIR`, else the bundle's.
+/// `p` made absolute against the working directory, without touching the file system (no
+/// symlinks resolved, nothing that can block on a hung share); `p` itself if that fails.
+pub fn absolute(p: &Path) -> PathBuf {
+    std::path::absolute(p).unwrap_or_else(|_| p.to_path_buf())
+}
+
+/// The model folder: the param, else `$CORRIDORKEY_MODEL_DIR`, else the bundle's; absolute.
 pub fn model_dir(param: &str, env: &Env, bundle: Option<&BundlePaths>) -> PathBuf {
     if !param.trim().is_empty() {
-        return PathBuf::from(param.trim());
+        return absolute(Path::new(param.trim()));
     }
     if let Some(d) = &env.model_dir {
-        return PathBuf::from(d.trim());
+        return absolute(Path::new(d.trim()));
     }
     bundle
         .map(|b| b.default_model_dir())
@@ -124,7 +135,10 @@ pub fn runtime_config(
             .as_deref()
             .and_then(|g| g.trim().parse().ok())
             .unwrap_or(0),
-        engine_cache_dir: env.engine_cache.as_ref().map(|d| PathBuf::from(d.trim())),
+        engine_cache_dir: env
+            .engine_cache
+            .as_ref()
+            .map(|d| absolute(Path::new(d.trim()))),
     }
 }
 
@@ -175,6 +189,37 @@ mod tests {
         );
         // Empty host path: the test binary's own location (some path, never a panic).
         assert!(BundlePaths::locate(Some("  ")).is_some());
+    }
+
+    #[test]
+    fn relative_paths_are_made_absolute() {
+        let cwd = std::env::current_dir().unwrap();
+        let b = BundlePaths::from_plugin_path(Path::new("build/CorridorKey.ofx.bundle")).unwrap();
+        assert_eq!(
+            b.ort_library(),
+            cwd.join("build/CorridorKey.ofx.bundle/Contents/Linux-x86-64")
+                .join(ORT_LIBRARY_NAME)
+        );
+        assert!(b.resources.is_absolute());
+        let bin = Path::new("b/CorridorKey.ofx.bundle/Contents/Linux-x86-64/CorridorKey.ofx");
+        let f = BundlePaths::from_plugin_path(bin).unwrap();
+        assert_eq!(
+            f.binary_dir,
+            cwd.join("b/CorridorKey.ofx.bundle/Contents/Linux-x86-64")
+        );
+        assert_eq!(
+            model_dir("models/v1", &Env::default(), None),
+            cwd.join("models/v1")
+        );
+        let env = Env {
+            model_dir: Some("farm".into()),
+            engine_cache: Some("trt".into()),
+            ..Default::default()
+        };
+        let r = runtime_config("", Device::Auto, 0, &env, Some(&b));
+        assert_eq!(r.model_dir, cwd.join("farm"));
+        assert_eq!(r.engine_cache_dir, Some(cwd.join("trt")));
+        assert!(r.ort_library.is_absolute());
     }
 
     #[test]
