@@ -86,18 +86,19 @@ pub fn read_image(path: &Path, keep_srgb: bool) -> std::result::Result<Rgba, Str
     })
 }
 
-/// Writes linear half-float RGBA with PXR24 compression.
-pub fn write_exr(path: &Path, img: &Rgba) -> std::result::Result<(), String> {
+/// Writes linear half-float RGBA with PXR24 compression. Values a half float cannot hold are clamped
+/// ([`half_safe`]); returns how many were (the caller reports them). An empty image is an error.
+pub fn write_exr(path: &Path, img: &Rgba) -> std::result::Result<usize, String> {
     let (w, h) = (img.width, img.height);
+    if w == 0 || h == 0 {
+        return Err(format!("{}: the image is {w}x{h}", path.display()));
+    }
+    let changed = img.data.iter().filter(|&&v| half_safe(v) != v).count();
     let channels = SpecificChannels::rgba(|Vec2(x, y): Vec2<usize>| {
         let i = ((h - 1 - y) * w + x) * 4;
         let d = &img.data[i..i + 4];
-        (
-            f16::from_f32(d[0]),
-            f16::from_f32(d[1]),
-            f16::from_f32(d[2]),
-            f16::from_f32(d[3]),
-        )
+        let q = |v: f32| f16::from_f32(half_safe(v));
+        (q(d[0]), q(d[1]), q(d[2]), q(d[3]))
     });
     let encoding = Encoding {
         compression: Compression::PXR24,
@@ -108,7 +109,21 @@ pub fn write_exr(path: &Path, img: &Rgba) -> std::result::Result<(), String> {
     Image::from_layer(layer)
         .write()
         .to_file(path)
-        .map_err(|e| format!("{}: {e}", path.display()))
+        .map_err(|e| format!("{}: {e}", path.display()))?;
+    Ok(changed)
+}
+
+/// The largest finite half float.
+pub const HALF_MAX: f32 = 65504.0;
+
+/// `v` as a half float can hold it: clamped to +-[`HALF_MAX`] (an f32 beyond it would round to
+/// infinity), NaN as 0. A value that changes here is counted by [`write_exr`].
+pub fn half_safe(v: f32) -> f32 {
+    if v.is_nan() {
+        0.0
+    } else {
+        v.clamp(-HALF_MAX, HALF_MAX)
+    }
 }
 
 /// Writes an 8-bit sRGB PNG preview of the RGB channels (a premultiplied image reads as "over black").
@@ -128,4 +143,34 @@ pub fn write_png_preview(path: &Path, img: &Rgba) -> std::result::Result<(), Str
     }
     buf.save(path)
         .map_err(|e| format!("{}: {e}", path.display()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn values_a_half_float_cannot_hold_are_clamped_and_counted() {
+        let dir = std::env::temp_dir().join(format!("ck-imageio-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("h.exr");
+        let img = Rgba {
+            width: 2,
+            height: 1,
+            data: vec![1e10, -3e38, f32::NAN, 0.5, 1.0, 65504.0, 2.0, 1.0],
+        };
+        assert_eq!(write_exr(&path, &img).unwrap(), 3);
+        let back = read_image(&path, false).unwrap();
+        assert_eq!(
+            back.data,
+            vec![65504.0, -65504.0, 0.0, 0.5, 1.0, 65504.0, 2.0, 1.0]
+        );
+        let empty = Rgba {
+            width: 0,
+            height: 0,
+            data: Vec::new(),
+        };
+        assert!(write_exr(&path, &empty).is_err());
+        let _ = std::fs::remove_dir_all(&dir);
+    }
 }

@@ -2,12 +2,19 @@
 //!
 //!   ofx-render INPUT -o OUTPUT [--hint HINT] [--param name=value]... [--show MODE] [--model-dir DIR]
 //!              [--render-scale S] [--context filter|general] [--frames A-B] [--preview PREVIEW.png]
-//!              [--bundle PATH]
+//!              [--bundle PATH] [--allow-passthrough]
 //!   ofx-render --write-sample-plate PATH.exr [--size WxH] [--frame N]
 //!
 //! INPUT and HINT are an EXR/PNG file or a directory of them (a sequence, sorted by name); PNG is
 //! sRGB and converted to linear unless `--param inputColour=1`. OUTPUT is a half-float PXR24 EXR (a
 //! directory for sequences); `--preview` writes an sRGB PNG (a directory for sequences).
+//!
+//! Exit status, for farms: 0 when every frame was keyed; 2 when a render call failed or the plugin
+//! passed a frame's source through because of an error (the frames are listed;
+//! `--allow-passthrough` writes such frames and exits 0, as a host would); 1 for bad arguments,
+//! including a `--frames` range that selects no frame and a render scale that gives an empty image,
+//! both refused before anything renders. Values a half float cannot hold are clamped when written,
+//! with a count.
 
 use ofx_test_host::imageio::{read_image, write_exr, write_png_preview, Rgba};
 use ofx_test_host::synthetic::{downscale_rgba, green_screen_plate};
@@ -33,10 +40,12 @@ struct Args {
     sample_plate: Option<PathBuf>,
     size: (usize, usize),
     frame: u32,
+    allow_passthrough: bool,
 }
 
 const USAGE: &str = "usage: ofx-render INPUT -o OUTPUT.exr [--hint H] [--param name=value]... [--show MODE] \
-[--model-dir DIR] [--render-scale S] [--context filter|general] [--frames A-B] [--preview P.png] [--bundle B]\n\
+[--model-dir DIR] [--render-scale S] [--context filter|general] [--frames A-B] [--preview P.png] [--bundle B] \
+[--allow-passthrough]\n\
        ofx-render --write-sample-plate PATH.exr [--size WxH] [--frame N]";
 
 fn parse() -> Result<Args, String> {
@@ -78,10 +87,17 @@ fn parse() -> Result<Args, String> {
                         .parse::<usize>()
                         .map_err(|_| format!("bad --frames {v}"))
                 };
-                a.frames = Some((p(s)?, p(e)?));
+                let (s, e) = (p(s)?, p(e)?);
+                if s > e {
+                    return Err(format!(
+                        "--frames {v} selects no frame (the first is after the last)"
+                    ));
+                }
+                a.frames = Some((s, e));
             }
             "--preview" => a.preview = Some(need(&mut it, &arg)?.into()),
             "--bundle" => a.bundle = Some(need(&mut it, &arg)?.into()),
+            "--allow-passthrough" => a.allow_passthrough = true,
             "--write-sample-plate" => a.sample_plate = Some(need(&mut it, &arg)?.into()),
             "--size" => {
                 let v = need(&mut it, &arg)?;
@@ -123,16 +139,36 @@ fn sequence(path: &Path) -> Result<Vec<PathBuf>, String> {
     Ok(v)
 }
 
+/// The downscale factor k of a render scale 1/k.
+fn scale_factor(scale: f64) -> Result<usize, String> {
+    let bad = || format!("--render-scale must be 1/k for an integer k >= 1, got {scale}");
+    if !(scale.is_finite() && scale > 0.0 && scale <= 1.0) {
+        return Err(bad());
+    }
+    let k = (1.0 / scale).round();
+    if !(1.0..=1e6).contains(&k) || ((1.0 / k) - scale).abs() > 1e-6 {
+        return Err(bad());
+    }
+    Ok(k as usize)
+}
+
+/// Refuses a render scale that leaves a `width x height` plate without pixels.
+fn check_scaled_size(width: usize, height: usize, scale: f64) -> Result<(), String> {
+    let k = scale_factor(scale)?;
+    if width / k == 0 || height / k == 0 {
+        return Err(format!(
+            "--render-scale {scale} leaves the {width}x{height} plate with no pixels"
+        ));
+    }
+    Ok(())
+}
+
 fn scaled(img: Rgba, scale: f64) -> Result<Rgba, String> {
     if (scale - 1.0).abs() < 1e-9 {
         return Ok(img);
     }
-    let k = (1.0 / scale).round() as usize;
-    if k < 1 || ((1.0 / k as f64) - scale).abs() > 1e-6 {
-        return Err(format!(
-            "--render-scale must be 1/k for an integer k, got {scale}"
-        ));
-    }
+    check_scaled_size(img.width, img.height, scale)?;
+    let k = scale_factor(scale)?;
     let (data, width, height) = downscale_rgba(&img.data, img.width, img.height, k);
     Ok(Rgba {
         width,
@@ -197,7 +233,21 @@ fn run(a: Args) -> Result<bool, String> {
     let (first, last) = a
         .frames
         .unwrap_or((0, if is_seq { inputs.len() - 1 } else { 0 }));
-    let mut ok = true;
+    if is_seq && last >= inputs.len() {
+        return Err(format!(
+            "--frames {first}-{last}: the sequence has frames 0-{}",
+            inputs.len() - 1
+        ));
+    }
+    // Refused before anything renders: a scale that leaves the first plate empty.
+    scale_factor(a.render_scale)?;
+    {
+        let p = if is_seq { &inputs[first] } else { &inputs[0] };
+        let img = read_image(p, keep_srgb)?;
+        check_scaled_size(img.width, img.height, a.render_scale)?;
+    }
+    let mut failed = Vec::new();
+    let mut passed_through = Vec::new();
     for frame in first..=last {
         let src_path = if is_seq {
             inputs
@@ -248,11 +298,24 @@ fn run(a: Args) -> Result<bool, String> {
         for m in inst.messages() {
             println!("  [{}] {}", m.kind, m.text);
         }
-        if let Some(m) = inst.persistent_message() {
-            println!("  [persistent {}] {}", m.kind, m.text);
-        }
+        // The plugin passes the source through with a persistent error when it cannot key.
+        let error = inst
+            .persistent_message()
+            .inspect(|m| println!("  [persistent {}] {}", m.kind, m.text))
+            .filter(|m| m.kind.contains("Error"))
+            .map(|m| m.text);
         match r {
             Ok(out) => {
+                if let Some(text) = error {
+                    passed_through.push(frame);
+                    eprintln!(
+                        "frame {frame}: {} PASSED THROUGH (not keyed): {text}",
+                        src_path.display()
+                    );
+                    if !a.allow_passthrough {
+                        continue;
+                    }
+                }
                 let rgba = Rgba {
                     width: out.width(),
                     height: out.height(),
@@ -268,7 +331,13 @@ fn run(a: Args) -> Result<bool, String> {
                 } else {
                     output.clone()
                 };
-                write_exr(&out_path, &rgba)?;
+                let clamped = write_exr(&out_path, &rgba)?;
+                if clamped > 0 {
+                    println!(
+                        "  [warning] {clamped} values beyond what a half float holds (+-65504) or NaN were clamped in {}",
+                        out_path.display()
+                    );
+                }
                 if let Some(p) = &a.preview {
                     let pp = if is_seq {
                         p.join(format!("{stem}.png"))
@@ -284,7 +353,7 @@ fn run(a: Args) -> Result<bool, String> {
                 );
             }
             Err(e) => {
-                ok = false;
+                failed.push(frame);
                 eprintln!(
                     "frame {frame}: {} FAILED after {ms:.1} ms: {e}",
                     src_path.display()
@@ -295,7 +364,27 @@ fn run(a: Args) -> Result<bool, String> {
     for m in plugin.global_messages() {
         println!("  [host log {}] {}", m.kind, m.text);
     }
-    Ok(ok)
+    let list = |v: &[usize]| {
+        v.iter()
+            .map(|f| f.to_string())
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    if !failed.is_empty() {
+        eprintln!("ofx-render: render failed for frames {}", list(&failed));
+    }
+    if !passed_through.is_empty() {
+        eprintln!(
+            "ofx-render: frames {} were passed through unkeyed because of an error{}",
+            list(&passed_through),
+            if a.allow_passthrough {
+                " (written: --allow-passthrough)"
+            } else {
+                " and not written (--allow-passthrough writes them)"
+            }
+        );
+    }
+    Ok(failed.is_empty() && (passed_through.is_empty() || a.allow_passthrough))
 }
 
 fn main() -> ExitCode {
