@@ -30,6 +30,10 @@ if [ "$level" = test ] && [[ " $missing_py " == *" ensurepip "* || " $missing_py
   need python3-venv                                          # .venv for the exporter
 fi
 
+if [ "$level" = test ]; then
+  has valgrind || need valgrind           # tests/tests/valgrind.rs: the test host under memcheck
+fi
+
 rust=()
 if [ "$level" = test ]; then
   cargo fmt --version >/dev/null 2>&1 || rust+=(rustfmt)

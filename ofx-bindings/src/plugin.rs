@@ -149,6 +149,14 @@ fn panic_text(p: &(dyn std::any::Any + Send)) -> String {
     }
 }
 
+/// Drops a caught panic's payload where a panicking destructor cannot unwind any further (out of an
+/// `extern "C"` function that would be an abort of the host); a payload that panics is leaked.
+pub fn drop_payload(payload: Box<dyn std::any::Any + Send>) {
+    if let Err(p) = catch_unwind(AssertUnwindSafe(move || drop(payload))) {
+        std::mem::forget(p);
+    }
+}
+
 /// Reports a caught panic to the host (on the effect when there is one) and stderr.
 pub fn report_panic(
     effect: Option<&ImageEffect>,
@@ -222,6 +230,7 @@ pub unsafe extern "C" fn main_entry<H: Handler>(
         Ok(code) => code,
         Err(payload) => {
             report_panic(effect.as_ref(), name, payload.as_ref());
+            drop_payload(payload);
             Status::Failed.code()
         }
     };

@@ -1,7 +1,9 @@
 """Deterministic fixture sets for the Rust engine's tests (docs/MODEL-FORMAT.md, 'Fixtures').
 
 Each set is a model folder (fp32 graphs of the `small` variant + manifest.json) plus golden arrays
-from the PyTorch model with the same weights. `uniform_s256` rigs the alpha decoder so the coarse alpha
+from the PyTorch model with the same weights. `small_fp16_s128` holds the same seeded weights as
+`small_s128` as fp16 graphs only (fp16 weights and math, fp32 I/O: what a GPU runs), for the tests
+that out-of-range inputs stay finite through an fp16 graph. `uniform_s256` rigs the alpha decoder so the coarse alpha
 is a steep function of the hint: exactly uniform (far below 0.05 / far above 0.95) where the hint is
 0 / 1, which the sparse refiner skip needs; `regions.json` names those regions.
 """
@@ -69,6 +71,14 @@ def write_set(folder: Path, model: GreenFormer, seed: int, plate: np.ndarray, hi
     for name in ("alpha_logits", "fg_logits", "refiner_input", "delta_logits", "alpha", "fg"):
         _save(folder, f"{name}.npy", out[name])
     return out
+
+
+def write_fp16_set(folder: Path, model: GreenFormer, seed: int, plate: np.ndarray, hint: np.ndarray) -> None:
+    """fp16 graphs of `model` and the plate they are tested on (no goldens: fp16 differs by design)."""
+    folder.mkdir(parents=True, exist_ok=True)
+    export_folder(model, folder, ["fp16"], seed=seed)
+    _save(folder, "plate.npy", plate)
+    _save(folder, "hint.npy", hint)
 
 
 def rig_uniform_alpha(model: GreenFormer, gain: float = 20.0) -> None:
@@ -154,6 +164,8 @@ def write_all(out: Path) -> list[Path]:
     plate, hint = synthetic_plate(120, 200, seed=0, fg_box=(0.3, 0.15, 0.75, 0.95))
     write_set(out / "small_s128", small, 0, plate, hint)
     written.append(out / "small_s128")
+    write_fp16_set(out / "small_fp16_s128", small, 0, plate, hint)
+    written.append(out / "small_fp16_s128")
 
     size, height, width = 256, 144, 256
     uni = seeded_model("small", size, seed=1)

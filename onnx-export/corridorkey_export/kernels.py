@@ -22,7 +22,8 @@ Stages 1 and 4 on the device (resampling as two matrix products whose weights th
 the same resizer as its CPU path, so both paths use identical filter taps):
 
   prepare_{linear,srgb}  plate [H,W,4], hint [H,W], rh [W,S], rv [S,H]
-                         -> image [1,4,S,S] (sRGB-encoded if linear, ImageNet-normalised RGB, hint)
+                         -> image [1,4,S,S] (sRGB-encoded if linear, rolled off beyond 0..1
+                            into the network's domain, ImageNet-normalised RGB; hint clamped to 0..1)
   finish[_mattes]        refined [1,4,S,S] (alpha, fg), rv [H,S], rh [S,W],
                          params [4] = (clip_black, clip_white, despill, premultiply)
                          [, garbage [H,W], core [H,W]]
@@ -382,6 +383,17 @@ def plate_alpha() -> onnx.ModelProto:
 
 IMAGENET_MEAN = [0.485, 0.456, 0.406]
 IMAGENET_STD = [0.229, 0.224, 0.225]
+# The network's input domain (plugin/src/engine/stages/prepare/domain.rs): sRGB-encoded colour as is
+# on [0, 1], rolled off with tanh towards 1 + HEADROOM and -HEADROOM beyond; the hint in [0, 1].
+HEADROOM = 0.5
+
+
+def domain_colour(x: np.ndarray) -> np.ndarray:
+    """domain.rs clamp_colour, for tests."""
+    x = np.asarray(x, np.float64)
+    hi = 1.0 + HEADROOM * np.tanh((x - 1.0) / HEADROOM)
+    lo = HEADROOM * np.tanh(x / HEADROOM)
+    return np.where(x > 1.0, hi, np.where(x < 0.0, lo, x))
 
 
 def _f(name: str, values) -> onnx.NodeProto:
@@ -418,11 +430,27 @@ def prepare(linear: bool) -> onnx.ModelProto:
         ]
         rgb = "enc"
     nodes += [
+        # domain.rs: colour rolled off beyond 0..1 and the hint clamped, into the range the network
+        # was trained for (and far inside what fp16 holds).
+        _f("d_zero", 0.0), _f("d_one", 1.0), _f("headroom", HEADROOM),
+        helper.make_node("Sub", [rgb, "d_one"], ["over"]),
+        helper.make_node("Div", ["over", "headroom"], ["over_n"]),
+        helper.make_node("Tanh", ["over_n"], ["over_t"]),
+        helper.make_node("Mul", ["over_t", "headroom"], ["over_h"]),
+        helper.make_node("Add", ["over_h", "d_one"], ["rolled_hi"]),
+        helper.make_node("Div", [rgb, "headroom"], ["under_n"]),
+        helper.make_node("Tanh", ["under_n"], ["under_t"]),
+        helper.make_node("Mul", ["under_t", "headroom"], ["rolled_lo"]),
+        helper.make_node("Greater", [rgb, "d_one"], ["is_over"]),
+        helper.make_node("Less", [rgb, "d_zero"], ["is_under"]),
+        helper.make_node("Where", ["is_under", "rolled_lo", rgb], ["rgb_l"]),
+        helper.make_node("Where", ["is_over", "rolled_hi", "rgb_l"], ["rgb_d"]),
+        helper.make_node("Clip", ["hint_s", "d_zero", "d_one"], ["hint_d"]),
         _f("mean", np.array(IMAGENET_MEAN, np.float32).reshape(3, 1, 1)),
         _f("std", np.array(IMAGENET_STD, np.float32).reshape(3, 1, 1)),
-        helper.make_node("Sub", [rgb, "mean"], ["centred"]),
+        helper.make_node("Sub", ["rgb_d", "mean"], ["centred"]),
         helper.make_node("Div", ["centred", "std"], ["norm"]),
-        helper.make_node("Concat", ["norm", "hint_s"], ["packed"], axis=0),
+        helper.make_node("Concat", ["norm", "hint_d"], ["packed"], axis=0),
         helper.make_node("Unsqueeze", ["packed", "c0"], ["image"]),
     ]
     return _model(

@@ -103,3 +103,27 @@ def test_prepare_constant_plate_is_exact():
     want = (srgb - np.array([0.485, 0.456, 0.406])) / np.array([0.229, 0.224, 0.225])
     np.testing.assert_allclose(x[0, :3, 10, 20], want, atol=2e-6)
     np.testing.assert_allclose(x[0, 3], 1.0, atol=1e-6)
+
+
+def test_fp16_set_is_the_small_model_in_fp16_and_overflows_on_raw_input(fixtures_dir):
+    """`small_fp16_s128`: the seed-0 small model as fp16 graphs. It reproduces small_s128's goldens to
+    fp16 precision, and a value fp16 cannot hold turns its whole output into NaN (what the plugin's
+    input clamp must prevent; plugin/src/engine/stages/prepare/domain.rs)."""
+    d, ref = fixtures_dir / "small_fp16_s128", fixtures_dir / "small_s128"
+    m = validate(d)
+    assert {(g["file"], g["precision"]) for g in m["graphs"]} == {
+        ("coarse_128.fp16.onnx", "fp16"), ("refiner.fp16.onnx", "fp16")}
+    np.testing.assert_array_equal(np.load(d / "plate.npy"), np.load(ref / "plate.npy"))
+    coarse = ort.InferenceSession(str(d / "coarse_128.fp16.onnx"), providers=["CPUExecutionProvider"])
+    refiner = ort.InferenceSession(str(d / "refiner.fp16.onnx"), providers=["CPUExecutionProvider"])
+    x = np.load(ref / "input.npy")
+    a, f = coarse.run(["alpha_logits", "fg_logits"], {"image": x})
+    for got, name in ((a, "alpha_logits.npy"), (f, "fg_logits.npy")):
+        want = np.load(ref / name)
+        np.testing.assert_allclose(got, want, atol=1e-2 * max(1.0, np.abs(want).max()))
+    delta = refiner.run(["delta_logits"], {"refiner_input": np.load(ref / "refiner_input.npy")})[0]
+    want = np.load(ref / "delta_logits.npy")
+    np.testing.assert_allclose(delta, want, atol=1e-2 * max(1.0, np.abs(want).max()))
+    bad = x.copy()
+    bad[0, :3, 40, 50] = 1e10
+    assert np.isnan(coarse.run(["alpha_logits"], {"image": bad})[0]).all()

@@ -106,6 +106,39 @@ def test_prepare_resamples_encodes_and_normalises(linear):
     np.testing.assert_allclose(image[0, 3], xs[3], atol=1e-5)
 
 
+@pytest.mark.parametrize("linear", [True, False])
+def test_prepare_clamps_to_the_network_domain(linear):
+    """Values fp16 cannot hold (1e10, 3e38) and hints far outside 0..1 come out inside the domain."""
+    h, w, s = 6, 8, 4
+    plate = np.full((h, w, 4), 0.3, np.float32)
+    plate[1, 2, :3] = 1e10
+    plate[4, 5, :3] = 3e38
+    plate[0, 0, :3] = -3e38
+    hint = np.full((h, w), 0.5, np.float32)
+    hint[2, 3], hint[3, 6] = 1e6, -1e6
+    rh = np.full((w, s), 1.0 / w, np.float32)
+    rv = np.full((s, h), 1.0 / h, np.float32)
+    name = "prepare_linear" if linear else "prepare_srgb"
+    (image,) = _session(name).run(None, {"plate": plate, "hint": hint, "rh": rh, "rv": rv})
+    assert np.isfinite(image).all()
+    mean = np.array(kernels.IMAGENET_MEAN).reshape(3, 1, 1)
+    std = np.array(kernels.IMAGENET_STD).reshape(3, 1, 1)
+    enc = image[0, :3] * std + mean
+    assert enc.max() <= 1 + kernels.HEADROOM + 1e-5 and enc.min() >= -kernels.HEADROOM - 1e-5
+    assert 0.0 <= image[0, 3].min() and image[0, 3].max() <= 1.0
+    # The roll-off itself: identity on 0..1, the tanh knees beyond (domain.rs clamp_colour).
+    x = np.linspace(-3, 4, 29, dtype=np.float32)
+    plate = np.zeros((1, x.size, 4), np.float32)
+    plate[0, :, :3] = x[:, None]
+    (image,) = _session("prepare_srgb").run(None, {
+        "plate": plate, "hint": np.zeros((1, x.size), np.float32),
+        "rh": np.eye(x.size, dtype=np.float32), "rv": np.ones((1, 1), np.float32)})
+    got = image[0, 0, 0] * std[0, 0, 0] + mean[0, 0, 0]
+    np.testing.assert_allclose(got, kernels.domain_colour(x), atol=1e-5)
+    inside = (x >= 0) & (x <= 1)
+    np.testing.assert_allclose(got[inside], x[inside], atol=1e-6)
+
+
 @pytest.mark.parametrize("mattes", [False, True])
 @pytest.mark.parametrize("params", [(0.0, 1.0, 1.0, 1.0), (0.2, 0.8, 0.5, 0.0), (0.5, 0.5, 0.0, 1.0)])
 def test_finish_matches_the_cpu_formulas(mattes, params):

@@ -2,6 +2,7 @@
 
 mod engine_common;
 
+use corridorkey::engine::abort::Abort;
 use corridorkey::engine::runtime::model_set;
 use corridorkey::engine::stages::coarse::cpu::{run_coarse, CoarseLogits};
 use corridorkey::engine::stages::finish::cpu::finish;
@@ -57,6 +58,7 @@ fn prepare_matches_upstream_preprocessing() {
             &hint.data,
             corridorkey::engine::InputColour::Linear,
             s,
+            Abort::never(),
         )
         .unwrap();
         let want = vec_of(&npy(set, "input"));
@@ -116,6 +118,7 @@ fn coarse_refiner_and_forward_match_pytorch() {
         &hint.data,
         corridorkey::engine::InputColour::Linear,
         s,
+        Abort::never(),
     )
     .unwrap();
     let c = run_coarse(&mut loaded.coarse, &tensor, s).unwrap();
@@ -191,6 +194,7 @@ fn engine_render_matches_forward_then_finish() {
         None,
         None,
         UpscaleFilter::Lanczos3,
+        Abort::never(),
     )
     .unwrap();
     let d = max_abs_diff(&out.image.data, &f.rgba);

@@ -3,6 +3,7 @@
 
 mod engine_common;
 
+use corridorkey::engine::abort::Abort;
 use corridorkey::engine::gpu::GpuKernels;
 use corridorkey::engine::inputs;
 use corridorkey::engine::report::FrameReport;
@@ -55,14 +56,14 @@ fn gpu_hint(k: &mut GpuKernels, src: &RgbaImage, params: &KeyParams) -> (Vec<f32
         garbage: None,
         core: None,
     };
-    let frame = inputs::clean(&input, params, &mut FrameReport::default());
+    let frame = inputs::clean(&input, params, &mut FrameReport::default(), Abort::never()).unwrap();
     let plate = k
         .place()
         .upload(&[src.height, src.width, 4], &src.data)
         .unwrap();
     let dev = hint(k, &plate, &frame, params).unwrap();
     let (_, data) = dev.try_extract_tensor::<f32>().unwrap();
-    (data.to_vec(), frame.hint().to_vec())
+    (data.to_vec(), frame.hint().unwrap().to_vec())
 }
 
 #[test]

@@ -3,6 +3,7 @@
 
 mod engine_common;
 
+use corridorkey::engine::abort::Abort;
 use corridorkey::engine::gpu::GpuKernels;
 use corridorkey::engine::inputs;
 use corridorkey::engine::report::FrameReport;
@@ -152,8 +153,9 @@ fn gpu_prepare_matches_the_cpu_prepare() {
             garbage: None,
             core: None,
         };
-        let frame = inputs::clean(&input, &params, &mut FrameReport::default());
-        let want = prepare::cpu::prepare_input(&src, &hint, colour, 128).unwrap();
+        let frame =
+            inputs::clean(&input, &params, &mut FrameReport::default(), Abort::never()).unwrap();
+        let want = prepare::cpu::prepare_input(&src, &hint, colour, 128, Abort::never()).unwrap();
         let got = prepare::gpu::prepare(&mut k, &frame, &params, 128).unwrap();
         let (shape, data) = got.try_extract_tensor::<f32>().unwrap();
         assert_eq!(&shape[..], &[1, 4, 128, 128]);

@@ -287,3 +287,76 @@ fn garbage_and_core_override_and_abort_stops() {
         .unwrap_err();
     assert!(matches!(err, EngineError::Aborted));
 }
+
+#[test]
+fn a_plate_beyond_the_size_bounds_is_refused_before_anything_is_allocated() {
+    // No pixels behind it: the check must come before any buffer is sized from these numbers.
+    let huge = RgbaImage {
+        width: 1 << 20,
+        height: 1 << 20,
+        data: Vec::new(),
+    };
+    let dir = fixtures().join("small_s128");
+    let err = render(&dir, &huge, OutputMode::Hint).unwrap_err();
+    assert!(
+        matches!(
+            err,
+            EngineError::BadInput(corridorkey::engine::InputProblem::TooLarge { .. })
+        ),
+        "{err}"
+    );
+}
+
+#[test]
+fn a_failed_load_is_remembered_until_the_folder_changes() {
+    // A 192 MB coarse graph whose hash is wrong: the first frame reads and hashes it; the next ones
+    // answer from the remembered failure without reading it again (a stat per file, no hashing).
+    let set = TempSet::copy("small_s128", "remembered");
+    let path = set.0.join("coarse_128.fp32.onnx");
+    let good = std::fs::read(&path).unwrap();
+    let big = 192u64 << 20;
+    std::fs::File::options()
+        .write(true)
+        .open(&path)
+        .unwrap()
+        .set_len(big)
+        .unwrap();
+    let text = std::fs::read_to_string(set.0.join("manifest.json")).unwrap();
+    let mut m: serde_json::Value = serde_json::from_str(&text).unwrap();
+    m["graphs"][0]["bytes"] = big.into();
+    std::fs::write(set.0.join("manifest.json"), m.to_string()).unwrap();
+    let engine = Engine::new();
+    let src = green_plate(50, 30);
+    let input = FrameInput {
+        source: &src,
+        hint: None,
+        garbage: None,
+        core: None,
+    };
+    let rt = runtime(set.0.clone());
+    let p = params(OutputMode::Premultiplied);
+    let key = |t: &mut Vec<f64>| {
+        let t0 = std::time::Instant::now();
+        let e = engine.render(&input, &p, &rt, &|| false).unwrap_err();
+        t.push(t0.elapsed().as_secs_f64());
+        assert!(e.to_string().contains("sha256"), "{e}");
+    };
+    let mut first = Vec::new();
+    key(&mut first);
+    let mut again = Vec::new();
+    for _ in 0..3 {
+        key(&mut again);
+    }
+    let worst = again.iter().cloned().fold(0.0, f64::max);
+    assert!(
+        worst * 4.0 < first[0],
+        "remembered failures took up to {worst:.3} s, the first read {:.3} s",
+        first[0]
+    );
+    // The folder changes (the right graph is put back): the next frame loads and keys.
+    std::fs::write(&path, &good).unwrap();
+    m["graphs"][0]["bytes"] = (good.len() as u64).into();
+    std::fs::write(set.0.join("manifest.json"), m.to_string()).unwrap();
+    let out = engine.render(&input, &p, &rt, &|| false).unwrap();
+    assert!(out.image.data.iter().all(|v| v.is_finite()));
+}

@@ -89,7 +89,7 @@ fn simulated_coarse_alpha_skips_uniform_tiles_on_both_paths() {
         ..Default::default()
     };
     let mut report = FrameReport::default();
-    let frame = inputs::clean(&input, &params, &mut report);
+    let frame = inputs::clean(&input, &params, &mut report, Abort::never()).unwrap();
     let [plain, _] = refine_both(&frame, &params, false);
     let [cpu, gpu] = refine_both(&frame, &params, true);
     assert_eq!(plain.skipped, 0, "random weights never give uniform alpha");

@@ -4,6 +4,7 @@
 
 use std::time::Instant;
 
+use corridorkey::engine::abort::Abort;
 use corridorkey::engine::imaging::{morph, resize};
 use corridorkey::engine::stages::finish::{cpu as finish, output};
 use corridorkey::engine::stages::prepare::cpu as prepare;
@@ -56,13 +57,15 @@ fn time_cpu_stages_4k() {
 
     // prepare: chroma key
     let hint = time("chroma key (total)", || {
-        hint::chroma_key(&src, InputColour::Linear, c, 1.0)
+        hint::chroma_key(&src, InputColour::Linear, c, 1.0, Abort::never())
+            .unwrap()
+            .0
     });
     let mask = time("  key pass (sRGB8 + HSV + range)", || {
-        hint::foreground_mask(&src, InputColour::Linear, c)
+        hint::foreground_mask(&src, InputColour::Linear, c).unwrap()
     });
     time("  erode 7 + blur 21 + clamp (fused)", || {
-        morph::erode_ellipse_blurred(&mask, w, h, 7, 21, true)
+        morph::erode_ellipse_blurred(&mask, w, h, 7, 21, true, Abort::never()).unwrap()
     });
     let eroded = time("    [part] erode 7 alone -> 0/1 floats", || {
         morph::erode_ellipse_to(&mask, w, h, 7, 1.0f32, 0.0)
@@ -73,7 +76,7 @@ fn time_cpu_stages_4k() {
 
     // prepare: resize + pack
     let tensor = time("prepare_input (total)", || {
-        prepare::prepare_input(&src, &hint, InputColour::Linear, s).unwrap()
+        prepare::prepare_input(&src, &hint, InputColour::Linear, s, Abort::never()).unwrap()
     });
     time("  [ref] fast_image_resize RGBA AA", || {
         resize::resize_rgba_aa(&src.data, (w, h), (s, s)).unwrap()
@@ -87,7 +90,17 @@ fn time_cpu_stages_4k() {
         ..Default::default()
     };
     let f = time("finish (total)", || {
-        finish::finish(&refined, (w, h), &p, None, None, UpscaleFilter::Lanczos3).unwrap()
+        let never = Abort::never();
+        finish::finish(
+            &refined,
+            (w, h),
+            &p,
+            None,
+            None,
+            UpscaleFilter::Lanczos3,
+            never,
+        )
+        .unwrap()
     });
     let packed: Vec<f32> = (0..s * s)
         .flat_map(|i| {

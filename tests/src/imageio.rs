@@ -369,3 +369,34 @@ mod tests {
         std::fs::remove_dir_all(&dir).unwrap();
     }
 }
+
+#[cfg(test)]
+mod half_float {
+    use super::*;
+
+    #[test]
+    fn values_a_half_float_cannot_hold_are_clamped_and_counted() {
+        let dir = std::env::temp_dir().join(format!("ck-imageio-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("h.exr");
+        let img = Rgba {
+            width: 2,
+            height: 1,
+            data: vec![1e10, -3e38, f32::NAN, 0.5, 1.0, 65504.0, 2.0, 1.0],
+        };
+        let c = write_exr(&path, &img).unwrap();
+        assert_eq!((c.clamped, c.nan), (2, 1));
+        let back = read_image(&path, false).unwrap();
+        assert_eq!(
+            back.data,
+            vec![65504.0, -65504.0, 0.0, 0.5, 1.0, 65504.0, 2.0, 1.0]
+        );
+        let empty = Rgba {
+            width: 0,
+            height: 0,
+            data: Vec::new(),
+        };
+        assert!(write_exr(&path, &empty).is_err());
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+}

@@ -8,6 +8,7 @@
 pub mod cuda_images;
 pub mod demo_plate;
 pub mod imageio;
+pub mod pair;
 pub mod synthetic;
 
 pub use cuda_images::{cuda_unavailable, CudaRun, ImageMemory, RenderTimes};

@@ -3,6 +3,7 @@
 //! every one of them as a persistent message and passes the source through; none may panic.
 
 use std::path::PathBuf;
+use std::sync::Arc;
 
 use super::runtime::cuda::error::CudaError;
 
@@ -35,6 +36,10 @@ pub enum EngineError {
     },
     #[error("bad input: {0}")]
     BadInput(InputProblem),
+    /// A buffer sized from outside (a host image, a model file) could not be allocated: an error
+    /// here instead of Rust's allocation-failure abort of the whole host.
+    #[error("not enough memory for {what} ({} MB)", bytes.div_ceil(1 << 20))]
+    OutOfMemory { what: &'static str, bytes: usize },
     /// The engine disagrees with itself (a stage got what another stage did not promise, a panic):
     /// a bug to report, never the user's fault.
     #[error("internal error: {0}")]
@@ -95,10 +100,29 @@ impl EngineError {
             EngineError::Aborted | EngineError::ModelMissing { .. }
         )
     }
+
+    /// The same error again, for a model folder whose failed load is remembered until the folder
+    /// changes (`slot.rs`). None for what is not worth remembering: an abort, a runtime library
+    /// that may be fixed outside the folder, a failure while keying.
+    pub fn replay(&self) -> Option<EngineError> {
+        Some(match self {
+            EngineError::ModelMissing { dir, detail } => EngineError::ModelMissing {
+                dir: dir.clone(),
+                detail: detail.clone(),
+            },
+            EngineError::ModelInvalid { dir, detail } => EngineError::ModelInvalid {
+                dir: dir.clone(),
+                detail: detail.clone(),
+            },
+            EngineError::NoProvider(e) => EngineError::NoProvider(e.clone()),
+            _ => return None,
+        })
+    }
 }
 
-/// What is wrong with a model folder, its manifest or one of its graphs.
-#[derive(Debug, thiserror::Error)]
+/// What is wrong with a model folder, its manifest or one of its graphs. Cloned when a failed load
+/// is remembered, so OS and parser errors are shared.
+#[derive(Clone, Debug, thiserror::Error)]
 pub enum ModelProblem {
     #[error("folder does not exist")]
     NoFolder,
@@ -108,10 +132,10 @@ pub enum ModelProblem {
     Unreadable {
         file: String,
         #[source]
-        source: std::io::Error,
+        source: Arc<std::io::Error>,
     },
     #[error("manifest.json: {0}")]
-    Json(#[from] serde_json::Error),
+    Json(#[source] Arc<serde_json::Error>),
     #[error("manifest schema is {found:?}, expected {expected:?}")]
     Schema {
         found: String,
@@ -125,6 +149,31 @@ pub enum ModelProblem {
     Screen { file: String, screen: String },
     #[error("graph file {0} is missing")]
     GraphMissing(String),
+    #[error("{file} is a {kind}, not a regular file")]
+    NotRegular { file: String, kind: &'static str },
+    #[error("manifest.json gives no \"bytes\" for {0} (the length is required before reading)")]
+    NoLength(String),
+    #[error("{file} is {bytes} bytes; the most the plugin reads is {max}")]
+    TooLarge { file: String, bytes: u64, max: u64 },
+    #[error("{0} changed while it was being read")]
+    Changed(String),
+    #[error("reading {} made no progress for {secs} s (a hung or very slow file system?)", path.display())]
+    Stalled { path: PathBuf, secs: u64 },
+    #[error("an earlier read in {} has not returned for over {secs} s; the file system is not responding", dir.display())]
+    Hung { dir: PathBuf, secs: u64 },
+    #[error("{file}: the manifest says size {manifest}, but the graph's input is {graph}x{graph}")]
+    SizeMismatch {
+        file: String,
+        manifest: usize,
+        graph: usize,
+    },
+    #[error("{file}: input image has shape {shape:?}; expected [1, 4, S, S] with S a multiple of 32 from {min} to {max}")]
+    BadInputShape {
+        file: String,
+        shape: Vec<i64>,
+        min: usize,
+        max: usize,
+    },
     #[error("{file} is {have} bytes, the manifest says {want}")]
     Length { file: String, have: u64, want: u64 },
     #[error("{file} has sha256 {have}, the manifest says {want} (corrupt or replaced file)")]
@@ -205,5 +254,12 @@ pub enum InputProblem {
     NotDeviceMemory {
         name: &'static str,
         kind: &'static str,
+    },
+    #[error("the plate is {width}x{height}; the keyer takes at most {max_side} pixels a side and {max_pixels} pixels in all")]
+    TooLarge {
+        width: usize,
+        height: usize,
+        max_side: usize,
+        max_pixels: usize,
     },
 }

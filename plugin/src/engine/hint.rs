@@ -4,9 +4,12 @@ use std::borrow::Cow;
 
 use rayon::prelude::*;
 
+use super::abort::Abort;
 use super::contract::{ChromaKeyParams, HintSource, InputColour, KeyParams, RgbaImage};
+use super::error::EngineError;
 use super::imaging::colour::LinearToSrgb8;
 use super::imaging::morph::{erode_ellipse_blurred, scaled_kernel};
+use super::limits::{try_vec, MAX_KERNEL_PX};
 use super::report::FrameReport;
 
 /// Where a frame's hint comes from, decided before any stage; each path computes the built-in key
@@ -32,22 +35,39 @@ pub fn plan<'a>(
             if source == HintSource::Clip {
                 report.note("AlphaHint clip not connected; using the built-in chroma key");
             }
+            let p = &params.chroma;
+            let (erode, blur) = (
+                scaled_kernel(p.erode_px, params.render_scale),
+                scaled_kernel(p.blur_px, params.render_scale),
+            );
+            if erode > MAX_KERNEL_PX || blur > MAX_KERNEL_PX {
+                report.note(format!(
+                    "the built-in key's erode/blur kernels are limited to {MAX_KERNEL_PX} pixels"
+                ));
+            }
             HintPlan::ChromaKey
         }
     }
 }
 
-/// The planned hint on the CPU.
-pub fn compute(plan: &HintPlan<'_>, params: &KeyParams, src: &RgbaImage) -> Vec<f32> {
+/// The planned hint on the CPU, polling the host's abort in the long loops.
+pub fn compute(
+    plan: &HintPlan<'_>,
+    params: &KeyParams,
+    src: &RgbaImage,
+    abort: Abort<'_>,
+) -> Result<Vec<f32>, EngineError> {
     match plan {
-        HintPlan::Clip(c) => c.to_vec(),
+        HintPlan::Clip(c) => super::limits::try_copy(c, "the hint"),
         HintPlan::SourceAlpha => source_alpha(src),
         HintPlan::ChromaKey => chroma_key(
             src,
             params.input_colour,
             &params.chroma.for_screen(params.screen),
             params.render_scale,
-        ),
+            abort,
+        )
+        .map(|(hint, _)| hint),
     }
 }
 
@@ -108,41 +128,53 @@ pub fn is_screen(hsv: (f32, f32, f32), p: &ChromaKeyParams) -> bool {
     h >= p.hue_min && h <= p.hue_max && s > p.sat_min && v > p.val_min
 }
 
-/// The built-in key: background 0, foreground 1, eroded (elliptical) and Gaussian-blurred.
+/// The built-in key: background 0, foreground 1, eroded (elliptical) and Gaussian-blurred. Kernel
+/// sizes are bounded by [`MAX_KERNEL_PX`] (true in the result when a bound applied); `abort` is
+/// polled between bands of the erode and blur.
 pub fn chroma_key(
     src: &RgbaImage,
     colour: InputColour,
     p: &ChromaKeyParams,
     render_scale: f64,
-) -> Vec<f32> {
+    abort: Abort<'_>,
+) -> Result<(Vec<f32>, bool), EngineError> {
     let (w, h) = (src.width, src.height);
     if w == 0 || h == 0 {
-        return Vec::new();
+        return Ok((Vec::new(), false));
     }
-    let fg = foreground_mask(src, colour, p);
+    let fg = foreground_mask(src, colour, p)?;
+    abort.check()?;
     let erode_k = scaled_kernel(p.erode_px, render_scale);
-    let mut blur_k = scaled_kernel(p.blur_px, render_scale);
+    let blur_k = scaled_kernel(p.blur_px, render_scale);
+    let bounded = erode_k > MAX_KERNEL_PX || blur_k > MAX_KERNEL_PX;
+    let erode_k = erode_k.min(MAX_KERNEL_PX);
+    let mut blur_k = blur_k.min(MAX_KERNEL_PX);
     if blur_k.is_multiple_of(2) && blur_k > 0 {
-        // OpenCV only takes odd Gaussian kernels.
+        // OpenCV only takes odd Gaussian kernels (MAX_KERNEL_PX is odd, so this stays in bounds).
         blur_k += 1;
     }
     // Erosion (a kernel below 2 is none) to 0/1, then the blur; f32 kernel sums may exceed 1 by
     // an ulp and OpenCV's 8-bit result saturates, so clamp too.
-    erode_ellipse_blurred(&fg, w, h, erode_k, blur_k, true)
+    let hint = erode_ellipse_blurred(&fg, w, h, erode_k, blur_k, true, abort)?;
+    Ok((hint, bounded))
 }
 
 /// The key before erosion and blur: true where the pixel is not screen. Per pixel: 8-bit sRGB
 /// codes from the threshold table (no power function), OpenCV's integer HSV with its reciprocal
 /// tables, the range test.
-pub fn foreground_mask(src: &RgbaImage, colour: InputColour, p: &ChromaKeyParams) -> Vec<bool> {
+pub fn foreground_mask(
+    src: &RgbaImage,
+    colour: InputColour,
+    p: &ChromaKeyParams,
+) -> Result<Vec<bool>, EngineError> {
     let (w, h) = (src.width, src.height);
     if w == 0 || h == 0 {
-        return Vec::new();
+        return Ok(Vec::new());
     }
     let tables = hsv_div_tables();
     let to8 = LinearToSrgb8::new();
     let q = |v: f32| (v.clamp(0.0, 1.0) * 255.0).round() as u8;
-    let mut fg = vec![false; w * h];
+    let mut fg = try_vec(w * h, false, "the built-in key")?;
     fg.par_chunks_mut(w)
         .zip(src.data.par_chunks(w * 4))
         .for_each(|(out, row)| {
@@ -155,12 +187,16 @@ pub fn foreground_mask(src: &RgbaImage, colour: InputColour, p: &ChromaKeyParams
                 *o = !is_screen((hh as f32, ss as f32, vv as f32), p);
             }
         });
-    fg
+    Ok(fg)
 }
 
 /// The source's alpha channel as a hint (non-finite values already sanitised by the caller).
-pub fn source_alpha(src: &RgbaImage) -> Vec<f32> {
-    src.data.par_chunks_exact(4).map(|px| px[3]).collect()
+pub fn source_alpha(src: &RgbaImage) -> Result<Vec<f32>, EngineError> {
+    let mut a = try_vec(src.width * src.height, 0.0f32, "the hint")?;
+    a.par_iter_mut()
+        .zip(src.data.par_chunks_exact(4))
+        .for_each(|(a, px)| *a = px[3]);
+    Ok(a)
 }
 
 #[cfg(test)]
@@ -230,7 +266,7 @@ mod tests {
         img.data[5] = f32::NAN;
         let p = ChromaKeyParams::default();
         for colour in [InputColour::Linear, InputColour::Srgb] {
-            let got = foreground_mask(&img, colour, &p);
+            let got = foreground_mask(&img, colour, &p).unwrap();
             for (i, px) in img.data.chunks_exact(4).enumerate() {
                 let hsv = match colour {
                     InputColour::Linear => {
@@ -264,7 +300,9 @@ mod tests {
             blur_px: 0.0,
             ..Default::default()
         };
-        let hint = chroma_key(&img, InputColour::Srgb, &p, 1.0);
+        let hint = chroma_key(&img, InputColour::Srgb, &p, 1.0, Abort::never())
+            .unwrap()
+            .0;
         assert_eq!(hint[10 * w + 5], 0.0);
         assert_eq!(hint[10 * w + 30], 1.0);
         // erosion by 7 eats 3 px on each side of the subject
@@ -273,18 +311,24 @@ mod tests {
             blur_px: 0.0,
             ..Default::default()
         };
-        let hint = chroma_key(&img, InputColour::Srgb, &p, 1.0);
+        let hint = chroma_key(&img, InputColour::Srgb, &p, 1.0, Abort::never())
+            .unwrap()
+            .0;
         assert_eq!(hint[10 * w + 22], 0.0);
         assert_eq!(hint[10 * w + 23], 1.0);
         assert_eq!(hint[10 * w + 40], 1.0);
         assert_eq!(hint[10 * w + 41], 0.0);
         // render scale 0.5 halves the kernels (7 -> 4 -> erodes 2 px)
-        let hint = chroma_key(&img, InputColour::Srgb, &p, 0.5);
+        let hint = chroma_key(&img, InputColour::Srgb, &p, 0.5, Abort::never())
+            .unwrap()
+            .0;
         assert_eq!(hint[10 * w + 21], 0.0);
         assert_eq!(hint[10 * w + 22], 1.0);
         // blur softens the edge but keeps the far regions
         let p = ChromaKeyParams::default();
-        let hint = chroma_key(&img, InputColour::Srgb, &p, 1.0);
+        let hint = chroma_key(&img, InputColour::Srgb, &p, 1.0, Abort::never())
+            .unwrap()
+            .0;
         assert!(hint[10 * w + 23] > 0.0 && hint[10 * w + 23] < 1.0);
         // (the subject is narrower than the blur, so its middle stays just below 1)
         assert!(hint[10 * w + 2] < 1e-6 && hint[10 * w + 32] > 0.95);
@@ -315,11 +359,15 @@ mod tests {
         // OpenCV hue of (0.1, 0.2, 0.8) sRGB is 116: inside 90..130; green (60) is not.
         assert_eq!((blue.hue_min, blue.hue_max), (90.0, 130.0));
         assert_eq!(p.for_screen(ScreenColour::Green), p);
-        let hint = chroma_key(&img, InputColour::Srgb, &blue, 1.0);
+        let hint = chroma_key(&img, InputColour::Srgb, &blue, 1.0, Abort::never())
+            .unwrap()
+            .0;
         assert_eq!(hint[w + 5], 0.0, "blue screen is background");
         assert_eq!(hint[w + 20], 1.0, "subject stays");
         assert_eq!(hint[w + 40], 1.0, "green is foreground on a blue screen");
-        let hint = chroma_key(&img, InputColour::Srgb, &p, 1.0);
+        let hint = chroma_key(&img, InputColour::Srgb, &p, 1.0, Abort::never())
+            .unwrap()
+            .0;
         assert_eq!(
             (hint[w + 5], hint[w + 40]),
             (1.0, 0.0),

@@ -24,6 +24,7 @@ pub mod gpu;
 pub mod hint;
 pub mod imaging;
 pub mod inputs;
+pub mod limits;
 pub mod report;
 pub mod runtime;
 pub mod slot;
@@ -53,14 +54,20 @@ impl Default for Engine {
     }
 }
 
+/// The text of a caught panic; the payload is dropped where a panicking destructor cannot unwind
+/// further (a second panic during unwinding aborts the host).
 fn panic_message(p: Box<dyn std::any::Any + Send>) -> String {
-    if let Some(s) = p.downcast_ref::<&str>() {
+    let text = if let Some(s) = p.downcast_ref::<&str>() {
         (*s).to_string()
     } else if let Some(s) = p.downcast_ref::<String>() {
         s.clone()
     } else {
         "unknown panic".into()
+    };
+    if let Err(p) = catch_unwind(AssertUnwindSafe(move || drop(p))) {
+        std::mem::forget(p);
     }
+    text
 }
 
 impl Engine {

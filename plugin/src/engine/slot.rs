@@ -1,11 +1,15 @@
 //! Loaded model sets, one slot per (runtime config, inference size), each behind its own lock: one
-//! instance loading a model folder never blocks another rendering with a different one, and a
-//! frame holds its slot from prepare to finish (the GPU path keeps tensors in the slot's arena).
+//! instance loading a model folder never blocks another rendering with a different one (nothing
+//! process-wide is held while a folder loads; file reads are bounded in time, `runtime/files.rs`),
+//! and a frame holds its slot from prepare to finish (the GPU path keeps tensors in the slot's
+//! arena). A failed load is kept with its error until the folder's files change.
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use parking_lot::{MappedMutexGuard, Mutex, MutexGuard};
 
+use super::abort::Abort;
 use super::contract::{RuntimeConfig, ScreenColour};
 use super::error::EngineError;
 use super::gpu::GpuKernels;
@@ -16,6 +20,8 @@ use super::runtime::model_set::{self, ModelSet, ModelSetKey};
 /// Slots kept loaded at once; beyond this the least recently used idle slot is dropped (two nodes
 /// at two sizes, or on two folders, stay loaded; a third evicts).
 const MAX_SLOTS: usize = 2;
+/// Slots kept in all, failed loads included.
+const MAX_REMEMBERED: usize = 16;
 
 /// A model set and, once the GPU path has run on it, its kernel sessions.
 pub struct Loaded {
@@ -38,42 +44,95 @@ impl Loaded {
     }
 }
 
+/// What a slot holds: nothing yet, a model set, or the error of the last load of the folder as it
+/// still is on disk (a broken folder is not re-read every frame; a change to it loads again).
+enum State {
+    Empty,
+    Loaded(Box<Loaded>),
+    Failed {
+        key: Box<ModelSetKey>,
+        error: EngineError,
+    },
+}
+
 pub struct Slot {
     runtime: RuntimeConfig,
     size: usize,
     screen: ScreenColour,
-    state: Mutex<Option<Loaded>>,
+    state: Mutex<State>,
 }
 
+/// How often a render waiting for a slot (another frame, or another instance's load of the same
+/// folder) polls its host's abort.
+const WAIT_POLL: Duration = Duration::from_millis(20);
+
 impl Slot {
-    /// The slot's model set, locked for one frame; loaded when absent or when the model folder's
-    /// manifest changed on disk.
-    pub fn lock(&self) -> Result<MappedMutexGuard<'_, Loaded>, EngineError> {
-        let mut state = self.state.lock();
-        let want = ModelSetKey::new(&self.runtime, self.size, self.screen);
-        if state.as_ref().is_none_or(|l| l.models.key != want) {
-            *state = None;
-            *state = Some(Loaded {
-                models: model_set::load_for(&self.runtime, self.size, self.screen)?,
-                gpu: None,
-            });
+    /// The slot's model set, locked for one frame; loaded when absent or when the files it was
+    /// loaded from changed on disk. A folder whose load failed answers with the same error, without
+    /// reading it again, until one of its files changes. Waiting for the lock polls `abort`.
+    pub fn lock(&self, abort: Abort<'_>) -> Result<MappedMutexGuard<'_, Loaded>, EngineError> {
+        let mut state = loop {
+            if let Some(g) = self.state.try_lock_for(WAIT_POLL) {
+                break g;
+            }
+            abort.check()?;
+        };
+        let earlier = match &*state {
+            State::Empty => None,
+            State::Loaded(l) => Some(&l.models.key),
+            State::Failed { key, .. } => Some(&**key),
+        };
+        let now = ModelSetKey::current(&self.runtime, self.size, self.screen, earlier, abort)?;
+        let unchanged = earlier == Some(&now);
+        match &*state {
+            State::Loaded(_) if unchanged => {}
+            State::Failed { error, .. } if unchanged => {
+                if let Some(e) = error.replay() {
+                    return Err(e);
+                }
+            }
+            _ => {
+                *state = State::Empty;
+                let (result, key) =
+                    model_set::load_watched(&self.runtime, self.size, self.screen, abort);
+                match result {
+                    Ok(models) => {
+                        *state = State::Loaded(Box::new(Loaded { models, gpu: None }));
+                    }
+                    Err(error) => {
+                        if let Some(copy) = error.replay() {
+                            *state = State::Failed {
+                                key: Box::new(key),
+                                error: copy,
+                            };
+                        }
+                        return Err(error);
+                    }
+                }
+            }
         }
-        MutexGuard::try_map(state, Option::as_mut)
-            .map_err(|_| EngineError::Internal("model set missing after loading".into()))
+        MutexGuard::try_map(state, |s| match s {
+            State::Loaded(l) => Some(&mut **l),
+            _ => None,
+        })
+        .map_err(|_| EngineError::Internal("model set missing after loading".into()))
     }
 
-    /// The info line of the loaded model set, when it is loaded and not busy rendering.
+    /// The info line of the loaded model set (or why the folder failed), when the slot is not busy.
     pub fn describe(&self) -> Option<String> {
         let state = self.state.try_lock()?;
-        state.as_ref().map(|l| l.models.describe())
+        match &*state {
+            State::Empty => None,
+            State::Loaded(l) => Some(l.models.describe()),
+            State::Failed { error, .. } => Some(error.to_string()),
+        }
     }
 
     fn arena_stats(&self) -> Vec<Result<ArenaStats, StatsUnavailable>> {
-        self.state
-            .lock()
-            .as_ref()
-            .map(|l| arena_stats::collect(&l.models))
-            .unwrap_or_default()
+        match &*self.state.lock() {
+            State::Loaded(l) => arena_stats::collect(&l.models),
+            _ => Vec::new(),
+        }
     }
 }
 
@@ -97,18 +156,26 @@ impl Slots {
                 runtime: runtime.clone(),
                 size,
                 screen,
-                state: Mutex::new(None),
+                state: Mutex::new(State::Empty),
             }),
         };
         slots.insert(0, slot.clone());
-        // Drop the least recently used slots nobody is using (a busy one goes when it is idle).
-        let mut i = slots.len();
-        while slots.len() > MAX_SLOTS && i > 1 {
-            i -= 1;
-            if Arc::strong_count(&slots[i]) == 1 {
-                slots.remove(i);
+        // Drop the least recently used slots nobody is using beyond MAX_SLOTS model sets (a busy
+        // one goes when it is idle); remembered failures hold no memory and are kept longer.
+        let (mut models, mut kept) = (0, 0);
+        slots.retain(|s| {
+            let holds_model = s
+                .state
+                .try_lock()
+                .is_none_or(|st| matches!(*st, State::Loaded(_)));
+            let idle = Arc::strong_count(s) == 1;
+            let keep = !idle || (kept < MAX_REMEMBERED && (!holds_model || models < MAX_SLOTS));
+            if keep {
+                kept += 1;
+                models += holds_model as usize;
             }
-        }
+            keep
+        });
         slot
     }
 

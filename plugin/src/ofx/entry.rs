@@ -8,7 +8,7 @@
 use std::ffi::c_int;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 
-use ofx_bindings::plugin::{main_entry, report_panic};
+use ofx_bindings::plugin::{drop_payload, main_entry, report_panic};
 use ofx_bindings::sys::{OfxHost, OfxPlugin, OfxStatus};
 use ofx_bindings::{k, Action, Call, CudaRenderArgs, Error, Handler, PluginRecord, Result, Status};
 
@@ -120,6 +120,7 @@ pub extern "C" fn OfxGetNumberOfPlugins() -> c_int {
     })
     .unwrap_or_else(|p| {
         report_panic(None, "OfxGetNumberOfPlugins", p.as_ref());
+        drop_payload(p);
         0
     })
 }
@@ -137,6 +138,7 @@ pub extern "C" fn OfxGetPlugin(nth: c_int) -> *mut OfxPlugin {
     })
     .unwrap_or_else(|p| {
         report_panic(None, "OfxGetPlugin", p.as_ref());
+        drop_payload(p);
         std::ptr::null_mut()
     })
 }
@@ -151,6 +153,7 @@ pub extern "C" fn OfxSetHost(host: *const OfxHost) -> OfxStatus {
     }))
     .unwrap_or_else(|p| {
         report_panic(None, "OfxSetHost", p.as_ref());
+        drop_payload(p);
         Status::Failed.code()
     })
 }

@@ -353,6 +353,107 @@ impl ParamValues {
         pick(&SCREENS, self.screen_colour, 0)
     }
 
+    /// Brings every numeric and choice value into its declared range (DEFINITIONS): hosts and
+    /// scripts can still send values outside it (`hintErode=2000000000`), and the engine must never
+    /// size a buffer or a loop from one. Returns a note per value changed.
+    pub fn clamp_to_ranges(&mut self) -> Vec<String> {
+        let mut notes = Vec::new();
+        for d in DEFINITIONS {
+            match *d {
+                ParamDef::Double {
+                    common,
+                    default,
+                    min,
+                    max,
+                    ..
+                } => {
+                    if let Some(v) = self.double_mut(common.name) {
+                        let c = if v.is_nan() {
+                            default
+                        } else {
+                            v.clamp(min, max)
+                        };
+                        if c != *v {
+                            notes.push(format!(
+                                "{} = {} is outside {min}..{max}; using {c}",
+                                common.name, *v
+                            ));
+                            *v = c;
+                        }
+                    }
+                }
+                ParamDef::Int {
+                    common, min, max, ..
+                } => {
+                    if let Some(v) = self.int_mut(common.name) {
+                        let c = (*v).clamp(min, max);
+                        if c != *v {
+                            notes.push(format!(
+                                "{} = {} is outside {min}..{max}; using {c}",
+                                common.name, *v
+                            ));
+                            *v = c;
+                        }
+                    }
+                }
+                ParamDef::Choice {
+                    common,
+                    options,
+                    default,
+                } => {
+                    if let Some(v) = self.int_mut(common.name) {
+                        if usize::try_from(*v).map_or(true, |i| i >= options.len()) {
+                            notes.push(format!(
+                                "{} = {} is not one of its {} options; using {default}",
+                                common.name,
+                                *v,
+                                options.len()
+                            ));
+                            *v = default;
+                        }
+                    }
+                }
+                _ => {}
+            }
+        }
+        notes
+    }
+
+    fn double_mut(&mut self, name: &str) -> Option<&mut f64> {
+        Some(match name {
+            HINT_HUE_MIN => &mut self.hue_min,
+            HINT_HUE_MAX => &mut self.hue_max,
+            HINT_SAT_MIN => &mut self.sat_min,
+            HINT_VAL_MIN => &mut self.val_min,
+            REFINER_STRENGTH => &mut self.refiner_strength,
+            SKIP_LOW => &mut self.skip_low,
+            SKIP_HIGH => &mut self.skip_high,
+            DESPILL => &mut self.despill,
+            CLIP_BLACK => &mut self.clip_black,
+            CLIP_WHITE => &mut self.clip_white,
+            _ => return None,
+        })
+    }
+
+    /// Int and choice values by param name.
+    fn int_mut(&mut self, name: &str) -> Option<&mut i32> {
+        Some(match name {
+            HINT_SOURCE => &mut self.hint_source,
+            INPUT_COLOUR => &mut self.input_colour,
+            QUALITY => &mut self.quality,
+            SHOW => &mut self.show,
+            HINT_ERODE => &mut self.erode,
+            HINT_BLUR => &mut self.blur,
+            REFINER_TILE => &mut self.refiner_tile,
+            REFINER_OVERLAP => &mut self.refiner_overlap,
+            DESPECKLE_SIZE => &mut self.despeckle_size,
+            DEVICE => &mut self.device,
+            GPU_MEMORY_MB => &mut self.gpu_memory_mb,
+            SCREEN_COLOUR => &mut self.screen_colour,
+            _ => return None,
+        })
+    }
+
     /// Inference size S for the quality choice (out-of-range indices fall back to the default).
     pub fn inference_size(&self) -> usize {
         pick(&QUALITY_SIZES, self.quality, 2)
@@ -615,6 +716,37 @@ mod tests {
         assert_eq!(HINT_SOURCE_OPTIONS.len(), HINT_SOURCES.len());
         assert_eq!(REFINER_TILE_OPTIONS.len(), TILES.len());
         assert_eq!(DEVICE_OPTIONS.len(), DEVICES.len());
+    }
+
+    #[test]
+    fn every_numeric_param_is_clamped_to_its_declared_range_with_a_note() {
+        let mut v = ParamValues::default();
+        for d in DEFINITIONS {
+            match d {
+                ParamDef::Double { common, .. } => {
+                    assert!(v.double_mut(common.name).is_some(), "{}", common.name)
+                }
+                ParamDef::Int { common, .. } | ParamDef::Choice { common, .. } => {
+                    assert!(v.int_mut(common.name).is_some(), "{}", common.name)
+                }
+                _ => {}
+            }
+        }
+        assert!(v.clamp_to_ranges().is_empty(), "defaults are in range");
+        v.erode = 2_000_000_000;
+        v.blur = 100_000;
+        v.refiner_overlap = -5;
+        v.despill = f64::NAN;
+        v.skip_high = 7.0;
+        v.quality = 9;
+        let notes = v.clamp_to_ranges();
+        assert_eq!(notes.len(), 6, "{notes:?}");
+        assert!(
+            notes.iter().any(|n| n.contains("hintErode = 2000000000")),
+            "{notes:?}"
+        );
+        assert_eq!((v.erode, v.blur, v.refiner_overlap), (101, 201, 0));
+        assert_eq!((v.despill, v.skip_high, v.quality), (1.0, 1.0, 2));
     }
 
     #[test]

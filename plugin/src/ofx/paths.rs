@@ -104,7 +104,7 @@ impl Env {
     }
 }
 
-/// The model folder: the param, else `$CORRIDORKEY_MODEL_DIR`, else the bundle's (absolute).
+/// The model folder: the param, else `$CORRIDORKEY_MODEL_DIR`, else the bundle's; absolute.
 pub fn model_dir(param: &str, env: &Env, bundle: Option<&BundlePaths>) -> PathBuf {
     if !param.trim().is_empty() {
         return absolute(Path::new(param.trim()));
@@ -191,6 +191,37 @@ mod tests {
         );
         // Empty host path: the test binary's own location (some path, never a panic).
         assert!(BundlePaths::locate(Some("  ")).is_some());
+    }
+
+    #[test]
+    fn relative_paths_are_made_absolute() {
+        let cwd = std::env::current_dir().unwrap();
+        let b = BundlePaths::from_plugin_path(Path::new("build/CorridorKey.ofx.bundle")).unwrap();
+        assert_eq!(
+            b.ort_library(),
+            cwd.join("build/CorridorKey.ofx.bundle/Contents/Linux-x86-64")
+                .join(ORT_LIBRARY_NAME)
+        );
+        assert!(b.resources.is_absolute());
+        let bin = Path::new("b/CorridorKey.ofx.bundle/Contents/Linux-x86-64/CorridorKey.ofx");
+        let f = BundlePaths::from_plugin_path(bin).unwrap();
+        assert_eq!(
+            f.binary_dir,
+            cwd.join("b/CorridorKey.ofx.bundle/Contents/Linux-x86-64")
+        );
+        assert_eq!(
+            model_dir("models/v1", &Env::default(), None),
+            cwd.join("models/v1")
+        );
+        let env = Env {
+            model_dir: Some("farm".into()),
+            engine_cache: Some("trt".into()),
+            ..Default::default()
+        };
+        let r = runtime_config("", Device::Auto, 0, &env, Some(&b));
+        assert_eq!(r.model_dir, cwd.join("farm"));
+        assert_eq!(r.engine_cache_dir, Some(cwd.join("trt")));
+        assert!(r.ort_library.is_absolute());
     }
 
     #[test]

@@ -6,7 +6,8 @@ use ofx_bindings::{Components, ImageView, ImageViewMut, RectI, Row, RowMut};
 use rayon::prelude::*;
 
 use super::cache::{fold_rows, row_hash, source_seed};
-use crate::engine::{MatteImage, RgbaImage};
+use crate::engine::limits;
+use crate::engine::{EngineError, MatteImage, RgbaImage};
 
 /// Rows of a host image, addressed by OFX y. Implemented by the host's image views (and by test
 /// buffers).
@@ -110,28 +111,34 @@ fn to_short(v: f32) -> u16 {
 }
 
 /// Reads a whole source image into top-down RGBA. RGB gets alpha 1; an Alpha-only image gives
-/// black with that alpha.
-pub fn read_rgba(src: &impl SourceRows) -> RgbaImage {
-    read_rgba_with(src, |_| 0).0
+/// black with that alpha. The host's bounds are checked against the engine's plate limits and the
+/// buffer is allocated fallibly: a bogus or huge image is an error, never an abort.
+pub fn read_rgba(src: &impl SourceRows) -> Result<RgbaImage, EngineError> {
+    read_rgba_with(src, |_| 0).map(|(img, _)| img)
 }
 
 /// [`read_rgba`] and the image's content hash (`cache::hash_rows` of the result), each row hashed
 /// while it is still in cache: the frame cache's key without a second pass over a 4K frame.
-pub fn read_rgba_hashed(src: &impl SourceRows) -> (RgbaImage, u64) {
-    let (img, rows) = read_rgba_with(src, row_hash);
+pub fn read_rgba_hashed(src: &impl SourceRows) -> Result<(RgbaImage, u64), EngineError> {
+    let (img, rows) = read_rgba_with(src, row_hash)?;
     let seed = source_seed(img.width);
-    (img, fold_rows(rows, seed))
+    Ok((img, fold_rows(rows, seed)))
 }
 
 fn read_rgba_with(
     src: &impl SourceRows,
     per_row: impl Fn(&[f32]) -> u64 + Sync,
-) -> (RgbaImage, Vec<u64>) {
+) -> Result<(RgbaImage, Vec<u64>), EngineError> {
     let b = src.bounds();
     let (w, h) = (b.width(), b.height());
-    let mut img = RgbaImage::new(w, h);
+    limits::check_plate(w, h).map_err(EngineError::BadInput)?;
+    let mut img = RgbaImage {
+        width: w,
+        height: h,
+        data: limits::try_vec(w * h * 4, 0.0f32, "the source image")?,
+    };
     if w == 0 || h == 0 {
-        return (img, Vec::new());
+        return Ok((img, Vec::new()));
     }
     let comps = src.components();
     let rows = img
@@ -149,27 +156,33 @@ fn read_rgba_with(
             per_row(out)
         })
         .collect();
-    (img, rows)
+    Ok((img, rows))
 }
 
-/// Reads a matte into `window` (the Source's pixel bounds), zero outside the matte's own bounds.
-/// The alpha channel of RGBA, the single channel of Alpha, the red channel of RGB.
-pub fn read_matte(src: &impl SourceRows, window: RectI) -> MatteImage {
+/// Reads a matte into `window` (the Source's pixel bounds, already checked), zero outside the
+/// matte's own bounds. The alpha channel of RGBA, the single channel of Alpha, the red channel of
+/// RGB.
+pub fn read_matte(src: &impl SourceRows, window: RectI) -> Result<MatteImage, EngineError> {
     let (w, h) = (window.width(), window.height());
-    let mut img = MatteImage::new(w, h);
+    limits::check_plate(w, h).map_err(EngineError::BadInput)?;
+    let mut img = MatteImage {
+        width: w,
+        height: h,
+        data: limits::try_vec(w * h, 0.0f32, "a matte")?,
+    };
     if w == 0 || h == 0 {
-        return img;
+        return Ok(img);
     }
     let b = src.bounds();
     let (n, channel) = match src.components() {
         Components::Rgba => (4, 3),
         Components::Rgb => (3, 0),
         Components::Alpha => (1, 0),
-        Components::None => return img,
+        Components::None => return Ok(img),
     };
     let inter = window.intersect(&b);
     if inter.is_empty() {
-        return img;
+        return Ok(img);
     }
     img.data.par_chunks_mut(w).enumerate().for_each(|(r, out)| {
         let y = window.y2 - 1 - r as i32;
@@ -182,7 +195,50 @@ pub fn read_matte(src: &impl SourceRows, window: RectI) -> MatteImage {
             out[(x - window.x1) as usize] = sample(&row, sx * n + channel);
         }
     });
-    img
+    Ok(img)
+}
+
+/// Copies `src` into `dst` over `render_window` row by row, converting depths, without a
+/// whole-image buffer: the pass-through for a source the engine cannot take (too large, no memory).
+/// Pixels outside `src` become transparent black.
+pub fn copy_through(dst: &mut impl SinkRows, src: &impl SourceRows, render_window: RectI) {
+    let area = dst.bounds().intersect(&render_window);
+    if area.is_empty() {
+        return;
+    }
+    let (comps, n, db) = (dst.components(), dst.components().count(), dst.bounds());
+    let (sb, sc) = (src.bounds(), src.components());
+    let mut px = vec![0.0f32; area.width() * 4];
+    let mut row_in = vec![0.0f32; area.width() * 4];
+    for (y, row) in dst.rows_mut() {
+        if y < area.y1 || y >= area.y2 {
+            continue;
+        }
+        px.iter_mut().for_each(|v| *v = 0.0);
+        let x1 = area.x1.max(sb.x1);
+        let x2 = area.x2.min(sb.x2);
+        if x1 < x2 {
+            if let Some(src_row) = src.row(y) {
+                let (k, len) = (sc.count(), (x2 - x1) as usize);
+                let span = (x1 - sb.x1) as usize * k..(x2 - sb.x1) as usize * k;
+                let out = &mut row_in[..len * 4];
+                out.iter_mut().for_each(|v| *v = 0.0);
+                match src_row {
+                    Row::Float(r) => load(&r[span], sc, out, |v| v),
+                    Row::Short(r) => load(&r[span], sc, out, |v| v as f32 / SHORT_MAX),
+                    Row::Byte(r) => load(&r[span], sc, out, |v| v as f32 / BYTE_MAX),
+                }
+                let off = (x1 - area.x1) as usize * 4;
+                px[off..off + len * 4].copy_from_slice(out);
+            }
+        }
+        let span = (area.x1 - db.x1) as usize * n..(area.x2 - db.x1) as usize * n;
+        match row {
+            RowMut::Float(r) => store(&px, comps, &mut r[span], |v| v),
+            RowMut::Short(r) => store(&px, comps, &mut r[span], to_short),
+            RowMut::Byte(r) => store(&px, comps, &mut r[span], to_byte),
+        }
+    }
 }
 
 /// Writes `image` (top-down, covering `window`) into `dst` over `render_window`; pixels outside
@@ -339,7 +395,7 @@ pub(crate) mod tests {
         let src = TestImage::float(rect(5, 10, 8, 12), Components::Rgba, |x, y, c| {
             (y * 100 + x) as f32 + c as f32 * 0.1
         });
-        let img = read_rgba(&src);
+        let img = read_rgba(&src).unwrap();
         assert_eq!((img.width, img.height), (3, 2));
         // Engine row 0 = OFX y 11 (top); row 1 = y 10.
         assert_eq!(&img.data[0..4], &[1105.0, 1105.1, 1105.2, 1105.3]);
@@ -352,8 +408,8 @@ pub(crate) mod tests {
         let src = TestImage::float(rect(3, -2, 40, 19), Components::Rgba, |x, y, c| {
             (x * 7 + y * 3) as f32 * 0.01 + c as f32
         });
-        let (img, h) = read_rgba_hashed(&src);
-        assert_eq!(img, read_rgba(&src));
+        let (img, h) = read_rgba_hashed(&src).unwrap();
+        assert_eq!(img, read_rgba(&src).unwrap());
         assert_eq!(
             h,
             super::super::cache::hash_rows(&img.data, img.width * 4, source_seed(img.width))
@@ -374,7 +430,7 @@ pub(crate) mod tests {
             comps: Components::Rgba,
             data: TestData::Byte(vec![0, 51, 255, 128]),
         };
-        let img = read_rgba(&bytes);
+        let img = read_rgba(&bytes).unwrap();
         assert_eq!(img.data[0], 0.0);
         assert!((img.data[1] - 0.2).abs() < 1e-6);
         assert_eq!(img.data[2], 1.0);
@@ -383,7 +439,7 @@ pub(crate) mod tests {
             comps: Components::Rgb,
             data: TestData::Short(vec![65535, 0, 32768]),
         };
-        let img = read_rgba(&shorts);
+        let img = read_rgba(&shorts).unwrap();
         assert_eq!(img.data[0], 1.0);
         assert!((img.data[2] - 0.500_007_6).abs() < 1e-6);
         assert_eq!(img.data[3], 1.0, "RGB gets opaque alpha");
@@ -400,7 +456,7 @@ pub(crate) mod tests {
                 -1.0
             }
         });
-        let m = read_matte(&matte, window);
+        let m = read_matte(&matte, window).unwrap();
         assert_eq!((m.width, m.height), (4, 3));
         // OFX y 1 is engine row 1 (window.y2 - 1 - 1).
         assert_eq!(
@@ -412,11 +468,15 @@ pub(crate) mod tests {
             comps: Components::Alpha,
             data: TestData::Byte(vec![255]),
         };
-        let m = read_matte(&alpha, window);
+        let m = read_matte(&alpha, window).unwrap();
         assert_eq!(m.data[0], 1.0, "top-left pixel");
         assert_eq!(m.data.iter().sum::<f32>(), 1.0);
         let outside = TestImage::float(rect(10, 10, 12, 12), Components::Alpha, |_, _, _| 1.0);
-        assert!(read_matte(&outside, window).data.iter().all(|&v| v == 0.0));
+        assert!(read_matte(&outside, window)
+            .unwrap()
+            .data
+            .iter()
+            .all(|&v| v == 0.0));
     }
 
     #[test]
@@ -425,7 +485,7 @@ pub(crate) mod tests {
         let src = TestImage::float(win, Components::Rgba, |x, y, c| {
             (x * 10 + y) as f32 + c as f32
         });
-        let img = read_rgba(&src);
+        let img = read_rgba(&src).unwrap();
         let mut dst = TestImage::float(rect(0, 0, 4, 4), Components::Rgba, |_, _, _| 9.0);
         write_rgba(&mut dst, Some((&img, win)), rect(0, 0, 4, 3));
         for y in 0..4 {

@@ -12,7 +12,7 @@ use super::instance::Instance;
 use super::log::log;
 use super::params::ParamValues;
 use super::paths::{self, Env};
-use super::pixels::{read_matte, read_rgba_hashed, write_rgba};
+use super::pixels::{copy_through, read_matte, read_rgba_hashed, write_rgba};
 use crate::engine::{EngineError, FrameInput, HintSource, KeyParams, MatteImage, RuntimeConfig};
 
 /// Settings of one render call, read from the action's arguments and the params.
@@ -21,6 +21,8 @@ pub struct Settings {
     pub window: Option<RectI>,
     pub params: KeyParams,
     pub runtime: RuntimeConfig,
+    /// Param values that were outside their declared ranges and were clamped (for the log).
+    pub notes: Vec<String>,
 }
 
 pub fn settings(effect: &ImageEffect, in_args: &PropertySet, inst: &Instance) -> Result<Settings> {
@@ -37,13 +39,18 @@ pub fn settings(effect: &ImageEffect, in_args: &PropertySet, inst: &Instance) ->
             x2: w[2],
             y2: w[3],
         });
-    let values = ParamValues::read(&effect.param_set()?, time)?;
+    let mut values = ParamValues::read(&effect.param_set()?, time)?;
+    let notes = values.clamp_to_ranges();
+    for n in &notes {
+        log(n);
+    }
     let runtime = runtime_for(&values, inst);
     Ok(Settings {
         time,
         window,
         params: values.key_params(scale[0]),
         runtime,
+        notes,
     })
 }
 
@@ -57,24 +64,33 @@ pub fn runtime_for(values: &ParamValues, inst: &Instance) -> RuntimeConfig {
     )
 }
 
-/// An optional matte placed in the source window; unconnected, NULL or unreadable = absent.
-fn matte(effect: &ImageEffect, name: &str, time: f64, window: RectI) -> Option<MatteImage> {
-    let clip = effect.clip(name).ok()?;
+/// An optional matte placed in the source window; unconnected, NULL or unreadable = absent. Err
+/// only when there is no memory for it.
+fn matte(
+    effect: &ImageEffect,
+    name: &str,
+    time: f64,
+    window: RectI,
+) -> std::result::Result<Option<MatteImage>, EngineError> {
+    let Ok(clip) = effect.clip(name) else {
+        return Ok(None);
+    };
     if !clip.is_connected() {
-        return None;
+        return Ok(None);
     }
     let image = match clip.image(time) {
-        Ok(i) => i?,
+        Ok(Some(i)) => i,
+        Ok(None) => return Ok(None),
         Err(e) => {
             log(format!("{name}: {e}; treated as absent"));
-            return None;
+            return Ok(None);
         }
     };
     match image.view() {
-        Ok(v) => Some(read_matte(&v, window)),
+        Ok(v) => read_matte(&v, window).map(Some),
         Err(e) => {
             log(format!("{name}: {e}; treated as absent"));
-            None
+            Ok(None)
         }
     }
 }
@@ -82,6 +98,11 @@ fn matte(effect: &ImageEffect, name: &str, time: f64, window: RectI) -> Option<M
 /// Nuke does not want param values set from render threads; others take the info update.
 fn may_set_params_in_render() -> bool {
     !ofx_bindings::host_info::host_name().starts_with("uk.co.thefoundry")
+}
+
+/// The persistent error of a frame the engine could not key.
+fn passthrough_text(e: &EngineError) -> String {
+    format!("CorridorKey: {e} — passing the source through")
 }
 
 pub fn render(effect: &ImageEffect, in_args: &PropertySet) -> Result<Status> {
@@ -109,18 +130,37 @@ fn render_inner(effect: &ImageEffect, in_args: &PropertySet, inst: &Instance) ->
     // The content hash for the frame cache is taken row by row while the rows are read.
     let (source, src_hash, src_bounds) = {
         let view = src_img.view()?;
-        let (image, hash) = read_rgba_hashed(&view);
-        (image, hash, view.bounds())
+        match read_rgba_hashed(&view) {
+            Ok((image, hash)) => (image, hash, view.bounds()),
+            Err(e) => {
+                // Too large or no memory: the source goes through row by row, without a copy.
+                inst.show_error(effect, passthrough_text(&e));
+                copy_through(&mut out_img.view_mut()?, &view, window);
+                return Ok(Status::Ok);
+            }
+        }
     };
     drop(src_img);
 
-    let hint = if s.params.hint_source == HintSource::Clip {
-        matte(effect, CLIP_HINT, s.time, src_bounds)
-    } else {
-        None
+    let mattes = (|| {
+        let hint = if s.params.hint_source == HintSource::Clip {
+            matte(effect, CLIP_HINT, s.time, src_bounds)?
+        } else {
+            None
+        };
+        let garbage = matte(effect, CLIP_GARBAGE, s.time, src_bounds)?;
+        let core = matte(effect, CLIP_CORE, s.time, src_bounds)?;
+        Ok::<_, EngineError>((hint, garbage, core))
+    })();
+    let (hint, garbage, core) = match mattes {
+        Ok(m) => m,
+        Err(e) => {
+            inst.show_error(effect, passthrough_text(&e));
+            let image = Some((&source, src_bounds));
+            write_rgba(&mut out_img.view_mut()?, image, window);
+            return Ok(Status::Ok);
+        }
     };
-    let garbage = matte(effect, CLIP_GARBAGE, s.time, src_bounds);
-    let core = matte(effect, CLIP_CORE, s.time, src_bounds);
     if effect.abort_requested() {
         return Ok(Status::Ok);
     }
@@ -179,22 +219,22 @@ fn render_inner(effect: &ImageEffect, in_args: &PropertySet, inst: &Instance) ->
             } else {
                 inst.show_warning(effect, format!("CorridorKey: {}", out.warnings.join("; ")));
             }
+            let notes: Vec<&String> = s.notes.iter().chain(&out.notes).collect();
             log(format!(
                 "frame {} keyed in {ms:.0} ms ({}x{}){}",
                 s.time,
                 source.width,
                 source.height,
-                if out.notes.is_empty() {
-                    String::new()
-                } else {
-                    format!("; {}", out.notes.join("; "))
-                }
+                notes.iter().map(|n| format!("; {n}")).collect::<String>()
             ));
             if may_set_params_in_render() {
                 // The refiner's tile counts go on the info line: the only place a host (and
                 // `ofx-render --log-json`) can see how much of the frame the sparse refiner skipped.
+                // Values clamped to their declared range show here too, where a TD looks, not as a
+                // warning badge (a host's own rounding must not flag every frame).
+                let clamped: String = s.notes.iter().map(|n| format!(" | {n}")).collect();
                 let info = format!(
-                    "{} | last frame {ms:.0} ms, refiner tiles {} run / {} skipped",
+                    "{} | last frame {ms:.0} ms, refiner tiles {} run / {} skipped{clamped}",
                     engine_call::describe(&s.runtime, s.params.inference_size, s.params.screen),
                     out.stats.tiles_run,
                     out.stats.tiles_skipped
@@ -209,10 +249,7 @@ fn render_inner(effect: &ImageEffect, in_args: &PropertySet, inst: &Instance) ->
         }
         Err(EngineError::Aborted) => {}
         Err(e) => {
-            inst.show_error(
-                effect,
-                format!("CorridorKey: {e} — passing the source through"),
-            );
+            inst.show_error(effect, passthrough_text(&e));
             write_rgba(
                 &mut out_img.view_mut()?,
                 Some((&source, src_bounds)),

@@ -8,6 +8,8 @@
 use rayon::prelude::*;
 
 use super::resize::separable::with_avx2;
+use crate::engine::abort::Abort;
+use crate::engine::error::EngineError;
 
 /// A kernel size in pixels at render scale 1, scaled to the current render scale.
 pub fn scaled_kernel(px: f32, render_scale: f64) -> usize {
@@ -173,36 +175,61 @@ impl<'a> Morph<'a> {
     }
 }
 
+/// Runs `f(first_index, items)` over `data` in groups of `group` items, the host's abort polled
+/// before each group (on the calling thread: the poll may not be callable from rayon's workers).
+fn in_groups<T: Send>(
+    data: &mut [T],
+    group: usize,
+    abort: Abort<'_>,
+    mut f: impl FnMut(usize, &mut [T]),
+) -> Result<(), EngineError> {
+    for (g, items) in data.chunks_mut(group.max(1)).enumerate() {
+        abort.check()?;
+        f(g * group.max(1), items);
+    }
+    Ok(())
+}
+
+/// Rows per abort poll of the row-parallel loops.
+fn rows_per_poll(w: usize) -> usize {
+    // About 16 M pixels: ~10 ms of a row loop on one core, and a 4K frame in one or two groups.
+    (16usize << 20)
+        .div_ceil(w.max(1))
+        .max(rayon::current_num_threads())
+}
+
 /// Binary morphology written as `on`/`off` values.
 fn morph_to<T: Copy + Send + Sync>(
     mask: &[bool],
-    w: usize,
-    h: usize,
+    (w, h): (usize, usize),
     k: usize,
     erode: bool,
-    on: T,
-    off: T,
-) -> Vec<T> {
+    (on, off): (T, T),
+    abort: Abort<'_>,
+) -> Result<Vec<T>, EngineError> {
     if k < 2 || w == 0 || h == 0 {
-        return mask.par_iter().map(|&m| if m { on } else { off }).collect();
+        return Ok(mask.par_iter().map(|&m| if m { on } else { off }).collect());
     }
     let m = Morph::new(mask, w, h, k, erode);
     let mut out = vec![off; w * h];
-    out.par_chunks_mut(w).enumerate().for_each_init(
-        || vec![0u8; w],
-        |acc, (y, out_row)| {
-            m.row(y, acc);
-            for (o, &a) in out_row.iter_mut().zip(acc.iter()) {
-                *o = if a != 0 { on } else { off };
-            }
-        },
-    );
-    out
+    in_groups(&mut out, rows_per_poll(w) * w, abort, |first, part| {
+        let y0 = first / w;
+        part.par_chunks_mut(w).enumerate().for_each_init(
+            || vec![0u8; w],
+            |acc, (y, out_row)| {
+                m.row(y0 + y, acc);
+                for (o, &a) in out_row.iter_mut().zip(acc.iter()) {
+                    *o = if a != 0 { on } else { off };
+                }
+            },
+        );
+    })?;
+    Ok(out)
 }
 
 /// `gaussian_blur(erode_ellipse(mask, erode_k) as 0/1, blur_k)`, clamped to 0..1 when `clamp01`
 /// (k < 2: no erosion; blur_k < 3: no blur). Same values, without the whole-frame eroded and
-/// half-blurred temporaries: see [`blur_rows`].
+/// half-blurred temporaries: see [`blur_rows`]. `abort` is polled between groups of bands.
 pub fn erode_ellipse_blurred(
     mask: &[bool],
     w: usize,
@@ -210,8 +237,9 @@ pub fn erode_ellipse_blurred(
     erode_k: usize,
     blur_k: usize,
     clamp01: bool,
-) -> Vec<f32> {
-    morph_blurred(mask, w, h, erode_k, blur_k, true, clamp01)
+    abort: Abort<'_>,
+) -> Result<Vec<f32>, EngineError> {
+    morph_blurred(mask, w, h, erode_k, blur_k, true, clamp01, abort)
 }
 
 /// `gaussian_blur(dilate_ellipse(mask, dilate_k) as 0/1, blur_k)`, like [`erode_ellipse_blurred`].
@@ -222,10 +250,12 @@ pub fn dilate_ellipse_blurred(
     dilate_k: usize,
     blur_k: usize,
     clamp01: bool,
-) -> Vec<f32> {
-    morph_blurred(mask, w, h, dilate_k, blur_k, false, clamp01)
+    abort: Abort<'_>,
+) -> Result<Vec<f32>, EngineError> {
+    morph_blurred(mask, w, h, dilate_k, blur_k, false, clamp01, abort)
 }
 
+#[allow(clippy::too_many_arguments)]
 fn morph_blurred(
     mask: &[bool],
     w: usize,
@@ -234,16 +264,17 @@ fn morph_blurred(
     blur_k: usize,
     erode: bool,
     clamp01: bool,
-) -> Vec<f32> {
+    abort: Abort<'_>,
+) -> Result<Vec<f32>, EngineError> {
     if w == 0 || h == 0 {
-        return Vec::new();
+        return Ok(Vec::new());
     }
     if blur_k < 3 {
         // 0/1 values need no clamp.
-        return morph_to(mask, w, h, k, erode, 1.0f32, 0.0);
+        return morph_to(mask, (w, h), k, erode, (1.0f32, 0.0), abort);
     }
     let m = Morph::new(mask, w, h, k, erode);
-    blur_rows(w, h, blur_k, clamp01, |y, acc: &mut Vec<u8>, row| {
+    blur_rows(w, h, blur_k, clamp01, abort, |y, acc: &mut Vec<u8>, row| {
         acc.resize(w, 0);
         m.row(y, acc);
         for (o, &a) in row.iter_mut().zip(acc.iter()) {
@@ -252,9 +283,10 @@ fn morph_blurred(
     })
 }
 
-/// `cv2.erode(mask, ellipse(k))` on a binary mask.
+/// `cv2.erode(mask, ellipse(k))` on a binary mask (the plain forms here poll no abort: tests and
+/// tools).
 pub fn erode_ellipse(mask: &[bool], w: usize, h: usize, k: usize) -> Vec<bool> {
-    morph_to(mask, w, h, k, true, true, false)
+    erode_ellipse_to(mask, w, h, k, true, false)
 }
 
 /// [`erode_ellipse`] written as `on` where the result is set and `off` elsewhere (saves a pass
@@ -267,12 +299,12 @@ pub fn erode_ellipse_to<T: Copy + Send + Sync>(
     on: T,
     off: T,
 ) -> Vec<T> {
-    morph_to(mask, w, h, k, true, on, off)
+    morph_to(mask, (w, h), k, true, (on, off), Abort::never()).unwrap_or_default()
 }
 
 /// `cv2.dilate(mask, ellipse(k))` on a binary mask.
 pub fn dilate_ellipse(mask: &[bool], w: usize, h: usize, k: usize) -> Vec<bool> {
-    morph_to(mask, w, h, k, false, true, false)
+    dilate_ellipse_to(mask, w, h, k, true, false)
 }
 
 /// [`dilate_ellipse`] written as `on`/`off` values.
@@ -284,7 +316,7 @@ pub fn dilate_ellipse_to<T: Copy + Send + Sync>(
     on: T,
     off: T,
 ) -> Vec<T> {
-    morph_to(mask, w, h, k, false, on, off)
+    morph_to(mask, (w, h), k, false, (on, off), Abort::never()).unwrap_or_default()
 }
 
 /// OpenCV's sigma for a kernel size when sigma is left 0.
@@ -351,9 +383,10 @@ fn blur(img: &[f32], w: usize, h: usize, k: usize, clamp01: bool) -> Vec<f32> {
         }
         return out;
     }
-    blur_rows(w, h, k, clamp01, |y, _: &mut (), row| {
+    blur_rows(w, h, k, clamp01, Abort::never(), |y, _: &mut (), row| {
         row.copy_from_slice(&img[y * w..][..w])
     })
+    .unwrap_or_default()
 }
 
 /// The horizontal pass of one row: each output sums its taps in kernel order starting from 0 (the
@@ -426,49 +459,55 @@ fn blur_col(kernel: &[f32], rows: &[&[f32]], o: &mut [f32]) {
 /// `source(y, scratch, row)` writes, horizontal pass then vertical, in bands of output rows: a band
 /// makes the horizontally blurred rows it needs (its rows and the kernel's reach either side) in
 /// its own buffer, so neither the source nor the half-blurred image exists as a whole frame.
-/// Every value is the same sum, in the same order, as a two-pass whole-frame blur.
+/// Every value is the same sum, in the same order, as a two-pass whole-frame blur. Bands run a
+/// group at a time, `abort` polled between groups.
 fn blur_rows<S: Default>(
     w: usize,
     h: usize,
     k: usize,
     clamp01: bool,
+    abort: Abort<'_>,
     source: impl Fn(usize, &mut S, &mut [f32]) + Sync,
-) -> Vec<f32> {
+) -> Result<Vec<f32>, EngineError> {
     let kernel = opencv_gaussian_kernel(k);
     let r = k / 2;
-    // One band per thread (split further for balance only where the overlap stays small).
+    // A few bands per thread (balance, and abort polls on large frames), at most 256 rows unless
+    // the kernel's reach needs more, so the rows a band re-reads at its edges stay a small part.
     let threads = rayon::current_num_threads().max(1);
-    let band = h.div_ceil(threads).max(4 * r).max(1);
+    let band = h.div_ceil(threads * 4).min(256).max(8 * r).max(1);
     let mut out = vec![0.0f32; w * h];
-    out.par_chunks_mut(band * w).enumerate().for_each_init(
-        || (S::default(), vec![0.0f32; w], Vec::<f32>::new()),
-        |(scratch, src_row, tmp), (b, out_band)| {
-            let y0 = b * band;
-            let y1 = (y0 + band).min(h);
-            // Rows the band reads, reflections included (they fall inside this range).
-            let (t0, t1) = (y0.saturating_sub(r), (y1 + r).min(h));
-            tmp.resize((t1 - t0) * w, 0.0);
-            for (t, hrow) in (t0..t1).zip(tmp.chunks_exact_mut(w)) {
-                source(t, scratch, src_row);
-                blur_row_h(&kernel, src_row, hrow);
-            }
-            for (y, o) in (y0..y1).zip(out_band.chunks_exact_mut(w)) {
-                let rows: Vec<&[f32]> = (0..kernel.len())
-                    .map(|i| {
-                        let t = reflect101(y as isize + i as isize - r as isize, h);
-                        &tmp[(t - t0) * w..][..w]
-                    })
-                    .collect();
-                blur_col(&kernel, &rows, o);
-                if clamp01 {
-                    for v in o.iter_mut() {
-                        *v = v.clamp(0.0, 1.0);
+    in_groups(&mut out, 2 * threads * band * w, abort, |first, part| {
+        let b0 = first / (band * w);
+        part.par_chunks_mut(band * w).enumerate().for_each_init(
+            || (S::default(), vec![0.0f32; w], Vec::<f32>::new()),
+            |(scratch, src_row, tmp), (b, out_band)| {
+                let y0 = (b0 + b) * band;
+                let y1 = (y0 + band).min(h);
+                // Rows the band reads, reflections included (they fall inside this range).
+                let (t0, t1) = (y0.saturating_sub(r), (y1 + r).min(h));
+                tmp.resize((t1 - t0) * w, 0.0);
+                for (t, hrow) in (t0..t1).zip(tmp.chunks_exact_mut(w)) {
+                    source(t, scratch, src_row);
+                    blur_row_h(&kernel, src_row, hrow);
+                }
+                for (y, o) in (y0..y1).zip(out_band.chunks_exact_mut(w)) {
+                    let rows: Vec<&[f32]> = (0..kernel.len())
+                        .map(|i| {
+                            let t = reflect101(y as isize + i as isize - r as isize, h);
+                            &tmp[(t - t0) * w..][..w]
+                        })
+                        .collect();
+                    blur_col(&kernel, &rows, o);
+                    if clamp01 {
+                        for v in o.iter_mut() {
+                            *v = v.clamp(0.0, 1.0);
+                        }
                     }
                 }
-            }
-        },
-    );
-    out
+            },
+        );
+    })?;
+    Ok(out)
 }
 
 #[cfg(test)]
@@ -611,18 +650,29 @@ mod tests {
             for mk in [1, 3, 7, 25] {
                 let e = erode_ellipse_to(&m, w, h, mk, 1.0f32, 0.0);
                 let d = dilate_ellipse_to(&m, w, h, mk, 1.0f32, 0.0);
-                let eb = erode_ellipse_blurred(&m, w, h, mk, k, true);
+                let eb = erode_ellipse_blurred(&m, w, h, mk, k, true, Abort::never()).unwrap();
                 assert_eq!(
                     eb,
                     gaussian_blur_clamped(&e, w, h, k),
                     "erode {mk} blur {k}"
                 );
-                let db = dilate_ellipse_blurred(&m, w, h, mk, k, false);
+                let db = dilate_ellipse_blurred(&m, w, h, mk, k, false, Abort::never()).unwrap();
                 assert_eq!(db, gaussian_blur(&d, w, h, k), "dilate {mk} blur {k}");
             }
             let clamped: Vec<f32> = want.iter().map(|v| v.clamp(0.0, 1.0)).collect();
             assert_eq!(gaussian_blur_clamped(&img, w, h, k), clamped, "k {k}");
         }
+    }
+
+    #[test]
+    fn abort_stops_the_blur_and_the_morphology() {
+        let (w, h) = (64, 64);
+        let m = noise_mask(w, h, 1, 30);
+        let stop = Abort(&|| true);
+        let blurred = erode_ellipse_blurred(&m, w, h, 7, 21, true, stop);
+        assert!(matches!(blurred, Err(EngineError::Aborted)));
+        let dilated = dilate_ellipse_blurred(&m, w, h, 7, 1, false, stop);
+        assert!(matches!(dilated, Err(EngineError::Aborted)));
     }
 
     #[test]

@@ -1,18 +1,19 @@
-//! `manifest.json` (docs/MODEL-FORMAT.md): parsing, graph choice and file verification.
+//! `manifest.json` (docs/MODEL-FORMAT.md): parsing, graph choice and file verification. Files are
+//! read through `files.rs` (regular files only, lengths first, bounded reads in bounded time).
 
-use std::collections::HashMap;
-use std::io::Read;
-use std::path::{Path, PathBuf};
-use std::time::SystemTime;
+use std::path::Path;
+use std::sync::Arc;
 
-use parking_lot::Mutex;
 use serde::Deserialize;
-use sha2::{Digest, Sha256};
 
+use super::files::{self, FileError, Stamp};
+use crate::engine::abort::Abort;
 use crate::engine::contract::ScreenColour;
 use crate::engine::error::ModelProblem;
+use crate::engine::limits::{MAX_GRAPH_BYTES, MAX_MANIFEST_BYTES};
 
 pub const SCHEMA: &str = "corridorkey-model/1";
+pub const MANIFEST: &str = "manifest.json";
 
 #[derive(Clone, Debug, Deserialize)]
 pub struct IoSpec {
@@ -48,52 +49,81 @@ pub struct Manifest {
     pub graphs: Vec<GraphEntry>,
 }
 
-/// Why a manifest could not be used: missing (no model) or invalid (a model, but broken).
+/// Why a manifest or a graph could not be used: missing (no model), invalid (a model, but broken),
+/// or the read stopped (the host aborted, no memory for the file).
 #[derive(Debug)]
 pub enum ManifestError {
-    Missing(ModelProblem),
-    Invalid(ModelProblem),
+    Missing(Box<ModelProblem>),
+    Invalid(Box<ModelProblem>),
+    Aborted,
+    OutOfMemory(usize),
 }
 
-/// (mtime, size) of a file, used to notice edits on disk.
-pub fn stamp(path: &Path) -> Option<(SystemTime, u64)> {
-    let md = std::fs::metadata(path).ok()?;
-    Some((md.modified().ok()?, md.len()))
-}
-
-pub fn load(dir: &Path) -> Result<Manifest, ManifestError> {
-    let path = dir.join("manifest.json");
-    if !dir.is_dir() {
-        return Err(ManifestError::Missing(ModelProblem::NoFolder));
+impl ManifestError {
+    /// A failed read of `file` as the problem it is.
+    pub fn from_file(file: &str, e: FileError) -> ManifestError {
+        let file = file.to_string();
+        ManifestError::Invalid(Box::new(match e {
+            FileError::Missing => ModelProblem::GraphMissing(file),
+            FileError::NotRegular(kind) => ModelProblem::NotRegular {
+                file,
+                kind: kind.name(),
+            },
+            FileError::TooLarge { bytes, max } => ModelProblem::TooLarge { file, bytes, max },
+            FileError::Length { have, want } => ModelProblem::Length { file, have, want },
+            FileError::Changed => ModelProblem::Changed(file),
+            FileError::Io(e) => ModelProblem::Unreadable {
+                file,
+                source: Arc::new(e),
+            },
+            FileError::Stalled { path, secs } => ModelProblem::Stalled { path, secs },
+            FileError::Hung { dir, secs } => ModelProblem::Hung { dir, secs },
+            FileError::OutOfMemory(bytes) => return ManifestError::OutOfMemory(bytes),
+            FileError::Aborted => return ManifestError::Aborted,
+        }))
     }
-    let text = match std::fs::read_to_string(&path) {
-        Ok(t) => t,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-            return Err(ManifestError::Missing(ModelProblem::NoManifest))
+}
+
+/// The manifest of `dir` and the stamp of the file it was read from (None when there is none).
+pub fn load(
+    dir: &Path,
+    abort: Abort<'_>,
+) -> Result<(Manifest, Stamp), (ManifestError, Option<Stamp>)> {
+    let path = dir.join(MANIFEST);
+    let read = match files::read(dir, &path, None, MAX_MANIFEST_BYTES, abort) {
+        Ok(r) => r,
+        Err((FileError::Missing, stamp)) => {
+            let problem = if dir.is_dir() {
+                ModelProblem::NoManifest
+            } else {
+                ModelProblem::NoFolder
+            };
+            return Err((ManifestError::Missing(Box::new(problem)), stamp));
         }
-        Err(e) => {
-            return Err(ManifestError::Invalid(ModelProblem::Unreadable {
-                file: "manifest.json".into(),
-                source: e,
-            }))
-        }
+        Err((e, stamp)) => return Err((ManifestError::from_file(MANIFEST, e), stamp)),
     };
-    let m: Manifest =
-        serde_json::from_str(&text).map_err(|e| ManifestError::Invalid(ModelProblem::Json(e)))?;
+    let stamp = read.stamp;
+    let invalid = |p| Err((ManifestError::Invalid(Box::new(p)), Some(stamp)));
+    let m: Manifest = match serde_json::from_slice(&read.bytes) {
+        Ok(m) => m,
+        Err(e) => return invalid(ModelProblem::Json(Arc::new(e))),
+    };
     if m.schema != SCHEMA {
-        return Err(ManifestError::Invalid(ModelProblem::Schema {
+        return invalid(ModelProblem::Schema {
             found: m.schema,
             expected: SCHEMA,
-        }));
+        });
     }
     for g in &m.graphs {
-        if g.file.contains('/') || g.file.contains('\\') || g.file.contains("..") {
-            return Err(ManifestError::Invalid(ModelProblem::FileName(
-                g.file.clone(),
-            )));
+        let plain = !g.file.is_empty()
+            && g.file != "."
+            && !g.file.contains(['/', '\\', '\0'])
+            && !g.file.contains("..");
+        if !plain {
+            return invalid(ModelProblem::FileName(g.file.clone()));
         }
     }
-    Ok(m)
+    Ok((m, stamp))
 }
 
 /// The chosen graphs for one session set.
@@ -136,7 +166,10 @@ pub fn choose(
     let mut warnings = Vec::new();
     let mut screens = Vec::with_capacity(m.graphs.len());
     for g in &m.graphs {
-        screens.push(g.screen().map_err(ManifestError::Invalid)?);
+        screens.push(
+            g.screen()
+                .map_err(|p| ManifestError::Invalid(Box::new(p)))?,
+        );
     }
     let keyed = if screens.contains(&screen) {
         screen
@@ -166,7 +199,9 @@ pub fn choose(
         .filter(|g| g.role == "coarse" && g.size.is_some())
         .collect();
     if coarse.is_empty() {
-        return Err(ManifestError::Invalid(ModelProblem::NoCoarseGraph));
+        return Err(ManifestError::Invalid(Box::new(
+            ModelProblem::NoCoarseGraph,
+        )));
     }
     let best_size = coarse
         .iter()
@@ -225,70 +260,42 @@ pub fn choose(
     })
 }
 
-type HashKey = (PathBuf, SystemTime, u64);
-
-fn verified() -> &'static Mutex<HashMap<HashKey, String>> {
-    static CACHE: once_cell::sync::OnceCell<Mutex<HashMap<HashKey, String>>> =
-        once_cell::sync::OnceCell::new();
-    CACHE.get_or_init(|| Mutex::new(HashMap::new()))
+/// A graph file read whole and checked against its entry: length (required, before reading) and
+/// sha256 (of the bytes read, which are the bytes ONNX Runtime gets: nothing can swap the file
+/// between the check and the load). Hashed on every load, so a rewrite in place is always seen.
+pub struct VerifiedGraph {
+    pub bytes: Vec<u8>,
+    pub stamp: Stamp,
 }
 
-/// Checks a graph file's existence, size and sha256 against its entry; the hash of an unchanged
-/// file (same path, mtime, size) is computed once per process.
-pub fn verify_file(dir: &Path, g: &GraphEntry) -> Result<PathBuf, ManifestError> {
-    let path = dir.join(&g.file);
-    let (mtime, len) = stamp(&path)
-        .ok_or_else(|| ManifestError::Invalid(ModelProblem::GraphMissing(g.file.clone())))?;
-    if let Some(bytes) = g.bytes {
-        if bytes != len {
-            return Err(ManifestError::Invalid(ModelProblem::Length {
-                file: g.file.clone(),
-                have: len,
-                want: bytes,
-            }));
-        }
-    }
-    let key = (path.clone(), mtime, len);
-    let cached = verified().lock().get(&key).cloned();
-    let digest = match cached {
-        Some(d) => d,
-        None => {
-            let d = sha256_file(&path).map_err(|e| {
-                ManifestError::Invalid(ModelProblem::Unreadable {
-                    file: g.file.clone(),
-                    source: e,
-                })
-            })?;
-            verified().lock().insert(key, d.clone());
-            d
-        }
+/// Reads and checks `g`'s file in `dir`. On failure, the stamp of what is there (to watch it).
+pub fn read_graph(
+    dir: &Path,
+    g: &GraphEntry,
+    abort: Abort<'_>,
+) -> Result<VerifiedGraph, (ManifestError, Option<Stamp>)> {
+    let Some(want) = g.bytes else {
+        return Err((
+            ManifestError::Invalid(Box::new(ModelProblem::NoLength(g.file.clone()))),
+            None,
+        ));
     };
-    if !digest.eq_ignore_ascii_case(&g.sha256) {
-        return Err(ManifestError::Invalid(ModelProblem::Digest {
-            file: g.file.clone(),
-            have: digest,
-            want: g.sha256.clone(),
-        }));
+    let read = files::read(dir, &dir.join(&g.file), Some(want), MAX_GRAPH_BYTES, abort)
+        .map_err(|(e, stamp)| (ManifestError::from_file(&g.file, e), stamp))?;
+    if !read.sha256.eq_ignore_ascii_case(&g.sha256) {
+        return Err((
+            ManifestError::Invalid(Box::new(ModelProblem::Digest {
+                file: g.file.clone(),
+                have: read.sha256,
+                want: g.sha256.clone(),
+            })),
+            Some(read.stamp),
+        ));
     }
-    Ok(path)
-}
-
-fn sha256_file(path: &Path) -> std::io::Result<String> {
-    let mut f = std::fs::File::open(path)?;
-    let mut hasher = Sha256::new();
-    let mut buf = vec![0u8; 1 << 20];
-    loop {
-        let n = f.read(&mut buf)?;
-        if n == 0 {
-            break;
-        }
-        hasher.update(&buf[..n]);
-    }
-    Ok(hasher
-        .finalize()
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect())
+    Ok(VerifiedGraph {
+        bytes: read.bytes,
+        stamp: read.stamp,
+    })
 }
 
 /// A manifest dimension as ORT reports it: static -> its value, dynamic (string) -> -1.
@@ -378,7 +385,7 @@ mod tests {
         .unwrap();
         assert!(matches!(
             choose(&odd, 128, "fp16", ScreenColour::Green),
-            Err(ManifestError::Invalid(ModelProblem::Screen { .. }))
+            Err(ManifestError::Invalid(p)) if matches!(*p, ModelProblem::Screen { .. })
         ));
     }
 }

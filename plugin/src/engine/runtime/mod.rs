@@ -6,6 +6,7 @@
 pub mod arena_stats;
 pub mod cuda;
 pub mod environment;
+pub mod files;
 pub mod manifest;
 pub mod model_set;
 pub mod provider_probe;

@@ -1,36 +1,61 @@
 //! The model set: the coarse and refiner sessions for one inference size, built from a verified
 //! model folder on the first execution provider (of those the device setting allows) that works.
 
+use std::collections::HashMap;
 use std::path::Path;
-use std::time::SystemTime;
 
 use ort::session::Session;
+use ort::value::ValueType;
 
 use super::environment::environment;
-use super::manifest::{self, ManifestError};
+use super::files::{self, Stamp};
+use super::manifest::{self, GraphEntry, ManifestError};
 use super::providers::{candidates, provider_lib, Provider, Role, PROBE_GRAPH};
 use super::session::{build, check_io, GraphSource};
 use super::shared_arena;
+use crate::engine::abort::Abort;
 use crate::engine::contract::{RuntimeConfig, ScreenColour};
-use crate::engine::error::EngineError;
+use crate::engine::error::{EngineError, ModelProblem};
+use crate::engine::limits;
 
-/// What a model set was built for: rebuilt when any of this changes.
+/// What a model set was built from: rebuilt when any of it changes. `files` are the files the load
+/// read (the manifest first, then graphs) with their stamps, so a graph rewritten in place, even
+/// with its size and mtime restored, makes the next frame load (and verify) again.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub struct ModelSetKey {
     pub runtime: RuntimeConfig,
     pub requested_size: usize,
     pub screen: ScreenColour,
-    pub manifest_stamp: Option<(SystemTime, u64)>,
+    pub files: Vec<(String, Option<Stamp>)>,
 }
 
 impl ModelSetKey {
-    pub fn new(runtime: &RuntimeConfig, size: usize, screen: ScreenColour) -> Self {
-        Self {
+    /// The key of what is on disk now, for the files `earlier` read (just the manifest when None).
+    pub fn current(
+        runtime: &RuntimeConfig,
+        size: usize,
+        screen: ScreenColour,
+        earlier: Option<&ModelSetKey>,
+        abort: Abort<'_>,
+    ) -> Result<Self, EngineError> {
+        let dir = &runtime.model_dir;
+        let names: Vec<String> = match earlier {
+            Some(k) => k.files.iter().map(|(n, _)| n.clone()).collect(),
+            None => vec![manifest::MANIFEST.to_string()],
+        };
+        let paths = names.iter().map(|n| dir.join(n)).collect();
+        let stamps = files::stamps(dir, paths, abort).map_err(|e| {
+            manifest_err(
+                dir,
+                manifest::ManifestError::from_file(manifest::MANIFEST, e),
+            )
+        })?;
+        Ok(Self {
             runtime: runtime.clone(),
             requested_size: size,
             screen,
-            manifest_stamp: manifest::stamp(&runtime.model_dir.join("manifest.json")),
-        }
+            files: names.into_iter().zip(stamps).collect(),
+        })
     }
 }
 
@@ -46,28 +71,6 @@ pub enum RefinerForm {
 /// `CORRIDORKEY_GPU_REFINER=0` keeps the portable refiner on a GPU (measurements, a farm's fallback).
 fn gpu_refiner_allowed() -> bool {
     std::env::var("CORRIDORKEY_GPU_REFINER").map_or(true, |v| v.trim() != "0")
-}
-
-fn build_refiner_gpu(
-    env: &ort::environment::Environment,
-    dir: &Path,
-    entry: &manifest::GraphEntry,
-    p: Provider,
-    rt: &RuntimeConfig,
-) -> Result<Session, EngineError> {
-    let invalid = |detail| EngineError::ModelInvalid {
-        dir: dir.to_path_buf(),
-        detail: Box::new(detail),
-    };
-    let path = manifest::verify_file(dir, entry).map_err(|e| manifest_err(dir, e))?;
-    let s = build(env, GraphSource::File(&path), p, rt, Role::Refiner).map_err(|e| {
-        EngineError::Inference {
-            step: "building the GPU refiner",
-            source: e.into_ort(),
-        }
-    })?;
-    check_io(&s, entry).map_err(invalid)?;
-    Ok(s)
 }
 
 /// The coarse and refiner sessions plus what they are.
@@ -116,11 +119,16 @@ fn manifest_err(dir: &Path, e: ManifestError) -> EngineError {
     match e {
         ManifestError::Missing(detail) => EngineError::ModelMissing {
             dir: dir.to_path_buf(),
-            detail: Box::new(detail),
+            detail,
         },
         ManifestError::Invalid(detail) => EngineError::ModelInvalid {
             dir: dir.to_path_buf(),
-            detail: Box::new(detail),
+            detail,
+        },
+        ManifestError::Aborted => EngineError::Aborted,
+        ManifestError::OutOfMemory(bytes) => EngineError::OutOfMemory {
+            what: "a model file",
+            bytes,
         },
     }
 }
@@ -132,8 +140,74 @@ pub fn probe(
     screen: ScreenColour,
 ) -> Result<manifest::Choice, EngineError> {
     let dir = &rt.model_dir;
-    let m = manifest::load(dir).map_err(|e| manifest_err(dir, e))?;
+    let (m, _) = manifest::load(dir, Abort::never()).map_err(|(e, _)| manifest_err(dir, e))?;
     manifest::choose(&m, size, "fp32", screen).map_err(|e| manifest_err(dir, e))
+}
+
+/// The inference size S of a coarse session: its own input shape `[1, 4, S, S]`, which the
+/// manifest's `size` must repeat. Every buffer of a frame is sized from this number.
+fn coarse_size(session: &Session, g: &GraphEntry) -> Result<usize, ModelProblem> {
+    let shape: Vec<i64> = match session.inputs().first().map(|i| i.dtype()) {
+        Some(ValueType::Tensor { shape, .. }) => shape.iter().copied().collect(),
+        _ => Vec::new(),
+    };
+    let bad = || ModelProblem::BadInputShape {
+        file: g.file.clone(),
+        shape: shape.clone(),
+        min: limits::MIN_INFERENCE_SIZE,
+        max: limits::MAX_INFERENCE_SIZE,
+    };
+    let [1, 4, h, w] = shape[..] else {
+        return Err(bad());
+    };
+    let s = usize::try_from(w).map_err(|_| bad())?;
+    if h != w || !limits::inference_size_ok(s) {
+        return Err(bad());
+    }
+    match g.size {
+        Some(m) if m == s => Ok(s),
+        m => Err(ModelProblem::SizeMismatch {
+            file: g.file.clone(),
+            manifest: m.unwrap_or(0),
+            graph: s,
+        }),
+    }
+}
+
+/// The graph files read during one load, each once: their bytes, and every file's stamp (read or
+/// refused) for the model set's key.
+struct Reads<'a> {
+    dir: &'a Path,
+    abort: Abort<'a>,
+    bytes: HashMap<String, Vec<u8>>,
+    files: Vec<(String, Option<Stamp>)>,
+}
+
+impl Reads<'_> {
+    fn note(&mut self, name: &str, stamp: Option<Stamp>) {
+        if !self.files.iter().any(|(n, _)| n == name) {
+            self.files.push((name.to_string(), stamp));
+        }
+    }
+
+    fn graph(&mut self, g: &GraphEntry) -> Result<&[u8], EngineError> {
+        if !self.bytes.contains_key(&g.file) {
+            match manifest::read_graph(self.dir, g, self.abort) {
+                Ok(v) => {
+                    self.note(&g.file, Some(v.stamp));
+                    self.bytes.insert(g.file.clone(), v.bytes);
+                }
+                Err((e, stamp)) => {
+                    self.note(&g.file, stamp);
+                    return Err(manifest_err(self.dir, e));
+                }
+            }
+        }
+        self.bytes
+            .get(&g.file)
+            .map(Vec::as_slice)
+            .ok_or_else(|| EngineError::Internal(format!("{} not read", g.file)))
+    }
 }
 
 /// Builds the sessions for `rt` and size S: tries the providers the device setting allows, in order,
@@ -148,14 +222,61 @@ pub fn load_for(
     size: usize,
     screen: ScreenColour,
 ) -> Result<ModelSet, EngineError> {
-    let key = ModelSetKey::new(rt, size, screen);
+    load_watched(rt, size, screen, Abort::never()).0
+}
+
+/// [`load`] with the host's abort polled while files are read, returning the key of what was read
+/// either way (the slot remembers a failed load under it until those files change).
+pub fn load_watched(
+    rt: &RuntimeConfig,
+    size: usize,
+    screen: ScreenColour,
+    abort: Abort<'_>,
+) -> (Result<ModelSet, EngineError>, ModelSetKey) {
+    let mut reads = Reads {
+        dir: &rt.model_dir,
+        abort,
+        bytes: HashMap::new(),
+        files: Vec::new(),
+    };
+    let r = load_with(rt, size, screen, &mut reads);
+    let key = ModelSetKey {
+        runtime: rt.clone(),
+        requested_size: size,
+        screen,
+        files: reads.files,
+    };
+    (
+        r.map(|mut set| {
+            set.key = key.clone();
+            set
+        }),
+        key,
+    )
+}
+
+fn load_with(
+    rt: &RuntimeConfig,
+    size: usize,
+    screen: ScreenColour,
+    reads: &mut Reads<'_>,
+) -> Result<ModelSet, EngineError> {
     let dir = &rt.model_dir;
     let invalid = |detail| EngineError::ModelInvalid {
         dir: dir.clone(),
         detail: Box::new(detail),
     };
     // The manifest first: a missing model must be reported as such even without a runtime.
-    let m = manifest::load(dir).map_err(|e| manifest_err(dir, e))?;
+    let m = match manifest::load(dir, reads.abort) {
+        Ok((m, stamp)) => {
+            reads.note(manifest::MANIFEST, Some(stamp));
+            m
+        }
+        Err((e, stamp)) => {
+            reads.note(manifest::MANIFEST, stamp);
+            return Err(manifest_err(dir, e));
+        }
+    };
     let (env, env_warning) = environment(&rt.ort_library)?;
     let mut warnings: Vec<String> = env_warning.into_iter().collect();
 
@@ -163,12 +284,11 @@ pub fn load_for(
     for p in candidates(rt.device, &rt.ort_library) {
         let choice =
             manifest::choose(&m, size, p.precision(), screen).map_err(|e| manifest_err(dir, e))?;
-        let coarse_path =
-            manifest::verify_file(dir, &choice.coarse).map_err(|e| manifest_err(dir, e))?;
-        let refiner_path = match &choice.refiner {
-            Some(r) => Some(manifest::verify_file(dir, r).map_err(|e| manifest_err(dir, e))?),
-            None => None,
-        };
+        reads.graph(&choice.coarse)?;
+        if let Some(r) = &choice.refiner {
+            reads.graph(r)?;
+        }
+        reads.abort.check()?;
         if p.is_gpu() {
             let name = if p == Provider::TensorRt {
                 "tensorrt"
@@ -209,7 +329,13 @@ pub fn load_for(
         } else {
             None
         };
-        let coarse = match build(&env, GraphSource::File(&coarse_path), p, rt, Role::Coarse) {
+        let coarse = match build(
+            &env,
+            GraphSource::Memory(reads.graph(&choice.coarse)?),
+            p,
+            rt,
+            Role::Coarse,
+        ) {
             Ok(s) => s,
             Err(e) => {
                 fall_back(
@@ -222,6 +348,14 @@ pub fn load_for(
             }
         };
         check_io(&coarse, &choice.coarse).map_err(invalid)?;
+        let s = coarse_size(&coarse, &choice.coarse).map_err(invalid)?;
+        reads.abort.check()?;
+        let key = || ModelSetKey {
+            runtime: rt.clone(),
+            requested_size: size,
+            screen,
+            files: Vec::new(),
+        };
         // On a GPU provider the fused-GroupNorm refiner when the folder has one and it builds; the
         // portable refiner otherwise (it has the same I/O).
         if let Some(entry) = choice
@@ -229,31 +363,44 @@ pub fn load_for(
             .as_ref()
             .filter(|_| p.is_gpu() && gpu_refiner_allowed())
         {
-            match build_refiner_gpu(&env, dir, entry, p, rt) {
-                Ok(s) => {
+            let built = reads.graph(entry).and_then(|bytes| {
+                let s =
+                    build(&env, GraphSource::Memory(bytes), p, rt, Role::Refiner).map_err(|e| {
+                        EngineError::Inference {
+                            step: "building the GPU refiner",
+                            source: e.into_ort(),
+                        }
+                    })?;
+                check_io(&s, entry).map_err(invalid)?;
+                Ok(s)
+            });
+            match built {
+                Ok(refiner) => {
                     warnings.extend(choice.warnings.iter().cloned());
                     warnings.extend(arena_note);
                     return Ok(ModelSet {
                         notes: choice.notes.clone(),
-                        key,
+                        key: key(),
                         coarse,
-                        refiner: Some(s),
+                        refiner: Some(refiner),
                         refiner_form: RefinerForm::FusedGroupNorm,
-                        size: choice.coarse.size.unwrap_or(size),
+                        size: s,
                         precision: choice.coarse.precision.clone(),
                         provider: p,
                         variant: m.variant.clone(),
                         warnings,
                     });
                 }
+                Err(EngineError::Aborted) => return Err(EngineError::Aborted),
                 Err(e) => warnings.push(format!(
                     "the fused-GroupNorm refiner did not load ({e}); using the portable refiner"
                 )),
             }
         }
-        let refiner = match (&choice.refiner, refiner_path) {
-            (Some(entry), Some(path)) => {
-                let s = match build(&env, GraphSource::File(&path), p, rt, Role::Refiner) {
+        let refiner = match &choice.refiner {
+            Some(entry) => {
+                let bytes = reads.graph(entry)?;
+                let s = match build(&env, GraphSource::Memory(bytes), p, rt, Role::Refiner) {
                     Ok(s) => s,
                     Err(e) => {
                         let w = format!("{} failed for the refiner ({e}); falling back", p.label());
@@ -264,17 +411,17 @@ pub fn load_for(
                 check_io(&s, entry).map_err(invalid)?;
                 Some(s)
             }
-            _ => None,
+            None => None,
         };
         warnings.extend(choice.warnings.iter().cloned());
         warnings.extend(arena_note);
         return Ok(ModelSet {
             notes: choice.notes.clone(),
-            key,
+            key: key(),
             coarse,
             refiner,
             refiner_form: RefinerForm::Portable,
-            size: choice.coarse.size.unwrap_or(size),
+            size: s,
             precision: choice.coarse.precision.clone(),
             provider: p,
             variant: m.variant.clone(),

@@ -1,8 +1,6 @@
 //! One ONNX Runtime session on a provider, and the check of its inputs and outputs against the
 //! manifest.
 
-use std::path::Path;
-
 use ort::environment::Environment;
 use ort::memory::{AllocationDevice, Allocator, AllocatorType, MemoryInfo, MemoryType};
 use ort::session::Session;
@@ -14,9 +12,10 @@ use super::shared_arena;
 use crate::engine::contract::RuntimeConfig;
 use crate::engine::error::ModelProblem;
 
-/// Where a graph comes from: a verified model file or bytes embedded in the plugin.
+/// Where a graph comes from: the bytes of a verified model file (read once, hashed, then handed to
+/// ONNX Runtime, so the file cannot change between the check and the load) or bytes embedded in
+/// the plugin.
 pub enum GraphSource<'a> {
-    File(&'a Path),
     Memory(&'a [u8]),
 }
 
@@ -84,7 +83,6 @@ pub fn build(
         builder.with_memory_pattern(false)?
     };
     let session = match source {
-        GraphSource::File(path) => builder.commit_from_file(path),
         GraphSource::Memory(bytes) => builder.commit_from_memory(bytes),
     }?;
     if p.is_gpu() {

@@ -28,7 +28,8 @@ impl FramePath for CpuPath<'_> {
     type Refined = Refined;
 
     fn prepare(&mut self, frame: &CleanFrame<'_>, s: usize) -> Result<Vec<f32>, EngineError> {
-        prepare_input(&frame.src, frame.hint(), self.params.input_colour, s)
+        let colour = self.params.input_colour;
+        prepare_input(&frame.src, frame.hint()?, colour, s, frame.abort)
     }
 
     fn coarse(

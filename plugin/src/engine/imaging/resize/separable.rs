@@ -8,6 +8,9 @@
 
 use rayon::prelude::*;
 
+use crate::engine::abort::Abort;
+use crate::engine::error::EngineError;
+
 /// Per-output-sample taps: `weights[i * window..][..len[i]]` apply to input `start[i]..`.
 #[derive(Clone, Debug)]
 pub struct Coefficients {
@@ -201,7 +204,9 @@ fn vertical_row(ks: &[f64], rows: &[&[f32]], dst: &mut [f32]) {
 /// `buf` with source row `y` already resized horizontally (`row_len` values); `emit(band_out,
 /// y_in_band, y, row)` receives each finished output row. `outputs` holds one item per band (the
 /// caller's slices of its output for those rows). Each band keeps only the filter's window of
-/// horizontally resized rows, in a ring (source rows only move forward as output rows do).
+/// horizontally resized rows, in a ring (source rows only move forward as output rows do). Bands
+/// run two per thread at a time, with the host's `abort` polled (on this thread) between groups.
+#[allow(clippy::too_many_arguments)]
 pub fn resize_bands<B: Send>(
     vert: &Coefficients,
     rows: usize,
@@ -210,40 +215,48 @@ pub fn resize_bands<B: Send>(
     outputs: Vec<B>,
     hrow: impl Fn(usize, &mut [f32]) + Sync,
     emit: impl Fn(&mut B, usize, usize, &[f32]) + Sync,
-) {
+    abort: Abort<'_>,
+) -> Result<(), EngineError> {
     debug_assert_eq!(outputs.len(), rows.div_ceil(band));
     let cap = if vert.identity { 1 } else { vert.window.max(1) };
-    outputs.into_par_iter().enumerate().for_each_init(
-        || (vec![0.0f32; cap * row_len], vec![0.0f32; row_len]),
-        |(ring, row), (b, mut out)| {
-            let y0 = b * band;
-            let y1 = (y0 + band).min(rows);
-            let slot = |r: usize| (r % cap) * row_len;
-            if vert.identity {
+    let group = 2 * rayon::current_num_threads().max(1);
+    let mut bands = outputs.into_iter().enumerate().peekable();
+    while bands.peek().is_some() {
+        abort.check()?;
+        let part: Vec<(usize, B)> = bands.by_ref().take(group).collect();
+        part.into_par_iter().for_each_init(
+            || (vec![0.0f32; cap * row_len], vec![0.0f32; row_len]),
+            |(ring, row), (b, mut out)| {
+                let y0 = b * band;
+                let y1 = (y0 + band).min(rows);
+                let slot = |r: usize| (r % cap) * row_len;
+                if vert.identity {
+                    for y in y0..y1 {
+                        hrow(y, &mut ring[..row_len]);
+                        emit(&mut out, y - y0, y, &ring[..row_len]);
+                    }
+                    return;
+                }
+                // Next source row to resize horizontally; rows below a tap window's start are done.
+                let mut next = vert.source_span(y0..y1).0;
                 for y in y0..y1 {
-                    hrow(y, &mut ring[..row_len]);
-                    emit(&mut out, y - y0, y, &ring[..row_len]);
+                    let (start, ks) = vert.taps(y);
+                    next = next.max(start);
+                    while next < start + ks.len() {
+                        let at = slot(next);
+                        hrow(next, &mut ring[at..at + row_len]);
+                        next += 1;
+                    }
+                    let taps: Vec<&[f32]> = (start..start + ks.len())
+                        .map(|r| &ring[slot(r)..slot(r) + row_len])
+                        .collect();
+                    vertical_row(ks, &taps, row);
+                    emit(&mut out, y - y0, y, row);
                 }
-                return;
-            }
-            // Next source row to resize horizontally; rows below a tap window's start are done.
-            let mut next = vert.source_span(y0..y1).0;
-            for y in y0..y1 {
-                let (start, ks) = vert.taps(y);
-                next = next.max(start);
-                while next < start + ks.len() {
-                    let at = slot(next);
-                    hrow(next, &mut ring[at..at + row_len]);
-                    next += 1;
-                }
-                let taps: Vec<&[f32]> = (start..start + ks.len())
-                    .map(|r| &ring[slot(r)..slot(r) + row_len])
-                    .collect();
-                vertical_row(ks, &taps, row);
-                emit(&mut out, y - y0, y, row);
-            }
-        },
-    );
+            },
+        );
+    }
+    Ok(())
 }
 
 /// A band height that gives every thread about two bands: enough to balance the load, few enough

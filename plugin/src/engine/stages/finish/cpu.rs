@@ -6,6 +6,7 @@ use rayon::prelude::*;
 use super::despeckle::despeckle_mask;
 use super::finished::{Finished, OVERRIDE_CORE, OVERRIDE_GARBAGE};
 use super::output::{compose, status_image};
+use crate::engine::abort::Abort;
 use crate::engine::contract::{KeyParams, OutputMode, RgbaImage, UpscaleFilter};
 use crate::engine::error::EngineError;
 use crate::engine::imaging::colour::{despill_average, SrgbToLinear};
@@ -13,6 +14,7 @@ use crate::engine::imaging::resize::separable::{
     band_rows, bilinear_filter, horizontal_row4, lanczos3_filter, resize_bands, Coefficients,
 };
 use crate::engine::inputs::CleanFrame;
+use crate::engine::limits::try_vec;
 use crate::engine::stages::refine::Refined;
 
 /// Garbage/core mattes and the clip range applied to one alpha value; returns (alpha, override).
@@ -115,6 +117,7 @@ pub fn finish(
     garbage: Option<&[f32]>,
     core: Option<&[f32]>,
     filter: UpscaleFilter,
+    abort: Abort<'_>,
 ) -> Result<Finished, EngineError> {
     let s = refined.s;
     let plane = s * s;
@@ -141,8 +144,8 @@ pub fn finish(
     let vert = Coefficients::new(s, h, f, support);
     let to_linear = SrgbToLinear::new();
     let despeckle = params.despeckle_px > 0;
-    let mut rgba = vec![0.0f32; w * h * 4];
-    let mut overrides = vec![0u8; w * h];
+    let mut rgba = try_vec(w * h * 4, 0.0f32, "the output image")?;
+    let mut overrides = try_vec(w * h, 0u8, "the output image")?;
     let band = band_rows(h);
     let outputs: Vec<(&mut [f32], &mut [u8])> = rgba
         .chunks_mut(band * w * 4)
@@ -183,10 +186,12 @@ pub fn finish(
                 finish_row(row, dst, fl, y * w, params, garbage, core, &to_linear);
             }
         },
-    );
+        abort,
+    )?;
     if despeckle {
         let alpha: Vec<f32> = rgba.par_chunks(4).map(|p| p[3].clamp(0.0, 1.0)).collect();
-        let mask = despeckle_mask(&alpha, w, h, params.despeckle_px, params.render_scale);
+        let scale = params.render_scale;
+        let mask = despeckle_mask(&alpha, (w, h), params.despeckle_px, scale, abort)?;
         drop(alpha);
         rgba.par_chunks_mut(w * 4)
             .zip(overrides.par_chunks_mut(w))
@@ -256,6 +261,7 @@ pub fn finish_frame(
         frame.garbage.as_deref(),
         frame.core.as_deref(),
         filter,
+        frame.abort,
     )?;
     Ok(if params.output == OutputMode::Status {
         status_image(
@@ -268,15 +274,18 @@ pub fn finish_frame(
 }
 
 /// The Status view without a model: the hint's matte with the mattes applied.
-pub fn status_from_hint(frame: &CleanFrame<'_>, params: &KeyParams) -> RgbaImage {
+pub fn status_from_hint(
+    frame: &CleanFrame<'_>,
+    params: &KeyParams,
+) -> Result<RgbaImage, EngineError> {
     let f = finish_from_hint(
-        frame.hint(),
+        frame.hint()?,
         frame.size(),
         params,
         frame.garbage.as_deref(),
         frame.core.as_deref(),
     );
-    status_image(&f, None)
+    Ok(status_image(&f, None))
 }
 
 #[cfg(test)]
@@ -301,7 +310,9 @@ mod tests {
         let mut rgba = resize_rgba(&packed, (s, s), (w, h), filter).unwrap();
         if params.despeckle_px > 0 {
             let alpha: Vec<f32> = rgba.chunks(4).map(|p| p[3].clamp(0.0, 1.0)).collect();
-            let mask = despeckle_mask(&alpha, w, h, params.despeckle_px, params.render_scale);
+            let scale = params.render_scale;
+            let mask =
+                despeckle_mask(&alpha, (w, h), params.despeckle_px, scale, Abort::never()).unwrap();
             for (p, m) in rgba.chunks_mut(4).zip(&mask) {
                 p[3] = p[3].clamp(0.0, 1.0) * m;
             }
@@ -366,7 +377,8 @@ mod tests {
                     };
                     let mattes = [(None, None), (Some(&garbage[..]), Some(&core[..]))];
                     for (g, c) in mattes {
-                        let got = finish(&refined, (w, h), &params, g, c, filter).unwrap();
+                        let got = finish(&refined, (w, h), &params, g, c, filter, Abort::never())
+                            .unwrap();
                         let want = reference(&refined, (w, h), &params, g, c, filter);
                         let d = got
                             .rgba

@@ -5,13 +5,22 @@ use image::{GrayImage, Luma};
 use imageproc::region_labelling::{connected_components, Connectivity};
 use rayon::prelude::*;
 
+use crate::engine::abort::Abort;
+use crate::engine::error::EngineError;
 use crate::engine::imaging::morph::{dilate_ellipse_blurred, scaled_kernel};
+use crate::engine::limits::MAX_KERNEL_PX;
 
 /// The despeckle mask (0..1) for `alpha` at render scale `scale` (areas scale with scale^2,
-/// kernels with scale).
-pub fn despeckle_mask(alpha: &[f32], w: usize, h: usize, min_area: usize, scale: f64) -> Vec<f32> {
+/// kernels with scale, up to [`MAX_KERNEL_PX`]); `abort` is polled through the dilate and blur.
+pub fn despeckle_mask(
+    alpha: &[f32],
+    (w, h): (usize, usize),
+    min_area: usize,
+    scale: f64,
+    abort: Abort<'_>,
+) -> Result<Vec<f32>, EngineError> {
     if w == 0 || h == 0 {
-        return Vec::new();
+        return Ok(Vec::new());
     }
     let bin = GrayImage::from_fn(w as u32, h as u32, |x, y| {
         Luma([if alpha[y as usize * w + x as usize] > 0.5 {
@@ -33,13 +42,14 @@ pub fn despeckle_mask(alpha: &[f32], w: usize, h: usize, min_area: usize, scale:
         .map(|&l| l != 0 && sizes[l as usize] >= area)
         .collect();
     drop(labels);
-    let dilate_k = scaled_kernel(51.0, scale);
-    let mut blur_k = scaled_kernel(11.0, scale);
+    abort.check()?;
+    let dilate_k = scaled_kernel(51.0, scale).min(MAX_KERNEL_PX);
+    let mut blur_k = scaled_kernel(11.0, scale).min(MAX_KERNEL_PX);
     if blur_k.is_multiple_of(2) && blur_k > 0 {
         blur_k += 1;
     }
     // Dilation (a kernel below 2 is none) to 0/1, then the blur, without whole-frame temporaries.
-    dilate_ellipse_blurred(&keep, w, h, dilate_k, blur_k, false)
+    dilate_ellipse_blurred(&keep, w, h, dilate_k, blur_k, false, abort)
 }
 
 #[cfg(test)]
@@ -61,14 +71,14 @@ mod tests {
                 alpha[y * w + x] = 0.9;
             }
         }
-        let m = despeckle_mask(&alpha, w, h, 400, 1.0);
+        let m = despeckle_mask(&alpha, (w, h), 400, 1.0, Abort::never()).unwrap();
         assert!((m[60 * w + 40] - 1.0).abs() < 1e-6, "subject kept");
         assert!(m[12 * w + 172] < 1e-6, "speck removed");
         // the dilation (radius 25) and blur keep the subject's surroundings near its edge
         assert!(m[60 * w + 62] > 0.99);
         assert!(m[60 * w + 100] < 1e-6);
         // a threshold below the speck keeps it
-        let m = despeckle_mask(&alpha, w, h, 10, 1.0);
+        let m = despeckle_mask(&alpha, (w, h), 10, 1.0, Abort::never()).unwrap();
         assert!(m[12 * w + 172] > 0.99);
         // 8-connectivity: two diagonal touching 15x15 squares (225 px each) count as one island
         let mut diag = vec![0.0f32; w * h];
@@ -78,7 +88,7 @@ mod tests {
                 diag[(25 + y) * w + 25 + x] = 1.0;
             }
         }
-        let m = despeckle_mask(&diag, w, h, 400, 1.0);
+        let m = despeckle_mask(&diag, (w, h), 400, 1.0, Abort::never()).unwrap();
         assert!(m[17 * w + 17] > 0.99);
     }
 }

@@ -1,14 +1,18 @@
 //! Stage 1 on the CPU: the network input `[1,4,S,S]` in one fused banded pass.
 
+use super::domain::{clamp_colour, clamp_hint};
+use crate::engine::abort::Abort;
 use crate::engine::contract::{InputColour, RgbaImage};
 use crate::engine::error::EngineError;
 use crate::engine::imaging::colour::{LinearToSrgb, IMAGENET_MEAN, IMAGENET_STD};
 use crate::engine::imaging::resize::separable::{
     band_rows, bilinear_filter, horizontal_row4, resize_bands, Coefficients,
 };
+use crate::engine::limits::try_vec;
 
 /// Resizes plate and hint to S x S (antialiased bilinear; linear plates resized in linear light,
-/// then encoded to sRGB), normalises RGB and packs planar R, G, B, hint.
+/// then encoded to sRGB), brings colour and hint into the network's domain (`domain.rs`),
+/// normalises RGB and packs planar R, G, B, hint. `abort` is polled between groups of bands.
 ///
 /// One fused pass: the hint rides in the plate's (unused) alpha lane through one 4-channel
 /// resize (each lane is resized independently, so this is the same as resizing it on its own),
@@ -18,6 +22,7 @@ pub fn prepare_input(
     hint: &[f32],
     colour: InputColour,
     s: usize,
+    abort: Abort<'_>,
 ) -> Result<Vec<f32>, EngineError> {
     let (w, h) = (src.width, src.height);
     if hint.len() != w * h || src.data.len() != w * h * 4 || w == 0 || h == 0 || s == 0 {
@@ -30,7 +35,7 @@ pub fn prepare_input(
     let horiz = Coefficients::new(w, s, bilinear_filter, 1.0);
     let vert = Coefficients::new(h, s, bilinear_filter, 1.0);
     let plane = s * s;
-    let mut tensor = vec![0.0f32; 4 * plane];
+    let mut tensor = try_vec(4 * plane, 0.0f32, "the network input")?;
     let band = band_rows(s);
     let outputs: Vec<[&mut [f32]; 4]> = {
         let (rgb, hint_plane) = tensor.split_at_mut(3 * plane);
@@ -79,13 +84,15 @@ pub fn prepare_input(
                 if colour == InputColour::Linear {
                     c = c.map(|v| to_srgb.apply(v));
                 }
+                let c = c.map(clamp_colour);
                 r[x] = (c[0] - IMAGENET_MEAN[0]) / IMAGENET_STD[0];
                 g[x] = (c[1] - IMAGENET_MEAN[1]) / IMAGENET_STD[1];
                 b[x] = (c[2] - IMAGENET_MEAN[2]) / IMAGENET_STD[2];
-                a[x] = px[3];
+                a[x] = clamp_hint(px[3]);
             }
         },
-    );
+        abort,
+    )?;
     Ok(tensor)
 }
 
@@ -95,7 +102,8 @@ mod tests {
     use crate::engine::imaging::colour::linear_to_srgb;
     use crate::engine::imaging::resize::{resize_plane_bilinear, resize_rgba_aa};
 
-    /// The unfused path: `fast_image_resize` on the plate and on the hint, exact sRGB encoding.
+    /// The unfused path: `fast_image_resize` on the plate and on the hint, exact sRGB encoding, the
+    /// domain roll-off (`domain.rs`) as a separate step.
     fn reference(src: &RgbaImage, hint: &[f32], colour: InputColour, s: usize) -> Vec<f32> {
         let (w, h) = (src.width, src.height);
         let rgba = resize_rgba_aa(&src.data, (w, h), (s, s)).unwrap();
@@ -108,11 +116,29 @@ mod tests {
                     InputColour::Linear => linear_to_srgb(px[c]),
                     InputColour::Srgb => px[c],
                 };
+                let v = clamp_colour(v);
                 t[c * plane + i] = (v - IMAGENET_MEAN[c]) / IMAGENET_STD[c];
             }
-            t[3 * plane + i] = hint_s[i];
+            t[3 * plane + i] = clamp_hint(hint_s[i]);
         }
         t
+    }
+
+    #[test]
+    fn values_beyond_the_domain_are_clamped_and_abort_stops_the_pass() {
+        let (w, h, s) = (40, 30, 32);
+        let mut src = RgbaImage::new(w, h);
+        src.data.iter_mut().for_each(|v| *v = 3e38);
+        let hint = vec![1e6f32; w * h];
+        let t = prepare_input(&src, &hint, InputColour::Srgb, s, Abort::never()).unwrap();
+        let plane = s * s;
+        for c in 0..3 {
+            let want = (1.0 + super::super::domain::HEADROOM - IMAGENET_MEAN[c]) / IMAGENET_STD[c];
+            assert!(t[c * plane..(c + 1) * plane].iter().all(|&v| v == want));
+        }
+        assert!(t[3 * plane..].iter().all(|&v| v == 1.0));
+        let stopped = prepare_input(&src, &hint, InputColour::Srgb, s, Abort(&|| true));
+        assert!(matches!(stopped, Err(EngineError::Aborted)));
     }
 
     #[test]
@@ -124,7 +150,7 @@ mod tests {
             }
             let hint: Vec<f32> = (0..w * h).map(|i| ((i * 31) % 97) as f32 / 96.0).collect();
             for colour in [InputColour::Linear, InputColour::Srgb] {
-                let got = prepare_input(&src, &hint, colour, s).unwrap();
+                let got = prepare_input(&src, &hint, colour, s, Abort::never()).unwrap();
                 let want = reference(&src, &hint, colour, s);
                 let d = got
                     .iter()

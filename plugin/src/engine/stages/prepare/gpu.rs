@@ -49,7 +49,7 @@ pub fn hint(
         HintPlan::ChromaKey => match KeyInputs::new(params, (w, h))? {
             Some(key) => chroma_key(k, plate, &key, params.input_colour),
             // Smaller than the blur's reach: the CPU key (reflect-101 there wraps as often as needed).
-            None => place.upload(&[h, w], frame.hint()),
+            None => place.upload(&[h, w], frame.hint()?),
         },
     }
 }

@@ -11,6 +11,7 @@ use rayon::prelude::*;
 
 use crate::engine::contract::{KeyParams, RenderOptions, TileSize};
 use crate::engine::imaging::colour::sigmoid;
+use crate::engine::limits::MAX_REFINER_BATCH;
 use tiles::{axis_weights, plan, Tile};
 
 /// How the refiner runs for one frame (resolved from `RefinerParams` and the session set).
@@ -61,7 +62,11 @@ impl RefineSettings {
             sparse_skip: params.refiner.sparse_skip,
             skip_low: params.refiner.skip_low,
             skip_high: params.refiner.skip_high,
-            batch: if tile >= s { 1 } else { options.refiner_batch },
+            batch: if tile >= s {
+                1
+            } else {
+                options.refiner_batch.clamp(1, MAX_REFINER_BATCH)
+            },
         }
     }
 }
