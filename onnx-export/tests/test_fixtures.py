@@ -111,8 +111,9 @@ def test_fp16_set_is_the_small_model_in_fp16_and_overflows_on_raw_input(fixtures
     input clamp must prevent; plugin/src/engine/stages/prepare/domain.rs)."""
     d, ref = fixtures_dir / "small_fp16_s128", fixtures_dir / "small_s128"
     m = validate(d)
+    # The export also writes the fused-GroupNorm GPU refiner (fp16 only; GPU providers run it).
     assert {(g["file"], g["precision"]) for g in m["graphs"]} == {
-        ("coarse_128.fp16.onnx", "fp16"), ("refiner.fp16.onnx", "fp16")}
+        ("coarse_128.fp16.onnx", "fp16"), ("refiner.fp16.onnx", "fp16"), ("refiner_gpu.fp16.onnx", "fp16")}
     np.testing.assert_array_equal(np.load(d / "plate.npy"), np.load(ref / "plate.npy"))
     coarse = ort.InferenceSession(str(d / "coarse_128.fp16.onnx"), providers=["CPUExecutionProvider"])
     refiner = ort.InferenceSession(str(d / "refiner.fp16.onnx"), providers=["CPUExecutionProvider"])

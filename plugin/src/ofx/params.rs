@@ -559,6 +559,7 @@ mod tests {
                 "gpuMemoryMB",
                 "modelFolder",
                 "info",
+                "screenColour",
                 "Key",
                 "Device",
             ]
