@@ -92,9 +92,14 @@ fn simulated_coarse_alpha_skips_uniform_tiles_on_both_paths() {
     let frame = inputs::clean(&input, &params, &mut report, Abort::never()).unwrap();
     let [plain, _] = refine_both(&frame, &params, false);
     let [cpu, gpu] = refine_both(&frame, &params, true);
-    assert_eq!(plain.skipped, 0, "random weights never give uniform alpha");
-    assert!(cpu.skipped > 0 && cpu.run > 0, "{cpu:?}");
-    assert_eq!(cpu.run + cpu.skipped, plain.run);
+    // The seeded model's own alpha is uniform on some tiles (14 here, where its
+    // logits saturate); the simulated trained alpha (the true matte) makes the clean screen and the
+    // solid foreground uniform, so it skips more, and both paths skip the same tiles.
+    assert!(
+        cpu.skipped > plain.skipped && cpu.run > 0,
+        "{cpu:?} vs {plain:?}"
+    );
+    assert_eq!(cpu.run + cpu.skipped, plain.run + plain.skipped);
     assert_eq!(cpu, gpu);
 }
 

@@ -34,13 +34,15 @@ pub struct DeviceRefined {
 }
 
 impl DeviceRefined {
-    /// The final `[1,4,S,S]` planes on the device.
-    pub fn final_planes(&self, k: &mut GpuKernels) -> Result<DynValue, EngineError> {
+    /// Calls `f` with the final `[1,4,S,S]` planes on the device (computed from the logits when the
+    /// refiner ran; borrowed as they are when it did not).
+    pub fn with_final_planes<R>(
+        &self,
+        k: &mut GpuKernels,
+        f: impl FnOnce(&mut GpuKernels, &DynValue) -> Result<R, EngineError>,
+    ) -> Result<R, EngineError> {
         match &self.value {
-            RefinedOnDevice::Final(v) => v
-                .view()
-                .try_upgrade()
-                .map_err(|_| EngineError::Internal("refined planes are borrowed elsewhere".into())),
+            RefinedOnDevice::Final(v) => f(k, v),
             RefinedOnDevice::Logits { up, acc, wsum } => {
                 let dev = k.place().memory()?;
                 let (session, [wsum]) = k.session_with(Kernel::RefineFinal, [*wsum])?;
@@ -51,7 +53,10 @@ impl DeviceRefined {
                 binding.bind_input("wsum", wsum).map_err(e)?;
                 binding.bind_output_to_device("out", &dev).map_err(e)?;
                 let mut o = session.run_binding(&binding).map_err(e)?;
-                take(&mut o, "out")
+                let planes = take(&mut o, "out")?;
+                drop(o);
+                drop(binding);
+                f(k, &planes)
             }
         }
     }
@@ -60,8 +65,7 @@ impl DeviceRefined {
     pub fn to_cpu(&self, k: &mut GpuKernels) -> Result<Refined, EngineError> {
         let plane = self.s * self.s;
         let mut all = vec![0.0f32; 4 * plane];
-        let planes = self.final_planes(k)?;
-        k.place().download(&planes, &mut all)?;
+        self.with_final_planes(k, |k, planes| k.place().download(planes, &mut all))?;
         let fg = all.split_off(plane);
         Ok(Refined {
             s: self.s,
