@@ -27,11 +27,30 @@ pub fn prepare(
     let plate = k.place().upload(&[h, w, 4], &src.data)?;
     if let HintPlan::ChromaKey = frame.hint_plan {
         if let Some(key) = KeyInputs::new(params, (w, h))? {
-            return pack_keyed(k, &plate, &key, (w, h), params.input_colour, s);
+            // The built-in key computed inside the same graph.
+            let kernel = match params.input_colour {
+                InputColour::Linear => Kernel::PrepareKeyedLinear,
+                InputColour::Srgb => Kernel::PrepareKeyedSrgb,
+            };
+            let inputs: Vec<(&str, &DynValue)> = key.values.iter().map(|(n, v)| (*n, v)).collect();
+            let step = "GPU prepare (with the built-in key)";
+            return pack(k, kernel, step, &plate, &inputs, (w, h), s);
         }
     }
     let hint = hint(k, &plate, frame, params)?;
-    pack(k, &plate, &hint, (w, h), params.input_colour, s)
+    let kernel = match params.input_colour {
+        InputColour::Linear => Kernel::PrepareLinear,
+        InputColour::Srgb => Kernel::PrepareSrgb,
+    };
+    pack(
+        k,
+        kernel,
+        "GPU prepare",
+        &plate,
+        &[("hint", &hint)],
+        (w, h),
+        s,
+    )
 }
 
 /// The frame's hint on the device, from the plate already there (`[H, W]`).
@@ -54,27 +73,27 @@ pub fn hint(
     }
 }
 
-/// The `[1,4,S,S]` input from the plate and the hint on the device.
+/// The `[1,4,S,S]` input: the plate resized to S by `kernel` (a prepare kernel of the plate's
+/// colour), with `inputs` (the hint, or the built-in key's inputs) bound beside the plate.
 fn pack(
     k: &mut GpuKernels,
+    kernel: Kernel,
+    step: &'static str,
     plate: &DynValue,
-    hint: &DynValue,
+    inputs: &[(&str, &DynValue)],
     (w, h): (usize, usize),
-    colour: InputColour,
     s: usize,
 ) -> Result<DynValue, EngineError> {
     let rh = k.matrix(w, s, FilterType::Bilinear, false)?;
     let rv = k.matrix(h, s, FilterType::Bilinear, true)?;
-    let kernel = match colour {
-        InputColour::Linear => Kernel::PrepareLinear,
-        InputColour::Srgb => Kernel::PrepareSrgb,
-    };
     let dev = k.place().memory()?;
     let (session, [rh, rv]) = k.session_with(kernel, [rh, rv])?;
-    let e = EngineError::ort("GPU prepare");
+    let e = EngineError::ort(step);
     let mut binding = session.create_binding().map_err(e)?;
     binding.bind_input("plate", plate).map_err(e)?;
-    binding.bind_input("hint", hint).map_err(e)?;
+    for (name, value) in inputs {
+        binding.bind_input(*name, *value).map_err(e)?;
+    }
     binding.bind_input("rh", rh).map_err(e)?;
     binding.bind_input("rv", rv).map_err(e)?;
     binding.bind_output_to_device("image", &dev).map_err(e)?;
@@ -162,36 +181,6 @@ fn chroma_key(
     binding.bind_output_to_device("hint", &dev).map_err(e)?;
     let mut o = session.run_binding(&binding).map_err(e)?;
     take(&mut o, "hint")
-}
-
-/// The `[1,4,S,S]` input with the built-in key computed inside the same graph.
-fn pack_keyed(
-    k: &mut GpuKernels,
-    plate: &DynValue,
-    key: &KeyInputs,
-    (w, h): (usize, usize),
-    colour: InputColour,
-    s: usize,
-) -> Result<DynValue, EngineError> {
-    let rh = k.matrix(w, s, FilterType::Bilinear, false)?;
-    let rv = k.matrix(h, s, FilterType::Bilinear, true)?;
-    let kernel = match colour {
-        InputColour::Linear => Kernel::PrepareKeyedLinear,
-        InputColour::Srgb => Kernel::PrepareKeyedSrgb,
-    };
-    let dev = k.place().memory()?;
-    let (session, [rh, rv]) = k.session_with(kernel, [rh, rv])?;
-    let e = EngineError::ort("GPU prepare (with the built-in key)");
-    let mut binding = session.create_binding().map_err(e)?;
-    binding.bind_input("plate", plate).map_err(e)?;
-    for (name, value) in &key.values {
-        binding.bind_input(*name, value).map_err(e)?;
-    }
-    binding.bind_input("rh", rh).map_err(e)?;
-    binding.bind_input("rv", rv).map_err(e)?;
-    binding.bind_output_to_device("image", &dev).map_err(e)?;
-    let mut o = session.run_binding(&binding).map_err(e)?;
-    take(&mut o, "image")
 }
 
 /// OpenCV's `MORPH_ELLIPSE` of size `k` as a `k x k` 0/1 filter (`[1]` when k < 2: no erosion),
