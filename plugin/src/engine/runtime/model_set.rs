@@ -350,14 +350,9 @@ fn load_with(
         check_io(&coarse, &choice.coarse).map_err(invalid)?;
         let s = coarse_size(&coarse, &choice.coarse).map_err(invalid)?;
         reads.abort.check()?;
-        let key = || ModelSetKey {
-            runtime: rt.clone(),
-            requested_size: size,
-            screen,
-            files: Vec::new(),
-        };
         // On a GPU provider the fused-GroupNorm refiner when the folder has one and it builds; the
         // portable refiner otherwise (it has the same I/O).
+        let mut fused = None;
         if let Some(entry) = choice
             .refiner_gpu
             .as_ref()
@@ -375,30 +370,16 @@ fn load_with(
                 Ok(s)
             });
             match built {
-                Ok(refiner) => {
-                    warnings.extend(choice.warnings.iter().cloned());
-                    warnings.extend(arena_note);
-                    return Ok(ModelSet {
-                        notes: choice.notes.clone(),
-                        key: key(),
-                        coarse,
-                        refiner: Some(refiner),
-                        refiner_form: RefinerForm::FusedGroupNorm,
-                        size: s,
-                        precision: choice.coarse.precision.clone(),
-                        provider: p,
-                        variant: m.variant.clone(),
-                        warnings,
-                    });
-                }
+                Ok(refiner) => fused = Some(refiner),
                 Err(EngineError::Aborted) => return Err(EngineError::Aborted),
                 Err(e) => warnings.push(format!(
                     "the fused-GroupNorm refiner did not load ({e}); using the portable refiner"
                 )),
             }
         }
-        let refiner = match &choice.refiner {
-            Some(entry) => {
+        let (refiner, refiner_form) = match (fused, &choice.refiner) {
+            (Some(f), _) => (Some(f), RefinerForm::FusedGroupNorm),
+            (None, Some(entry)) => {
                 let bytes = reads.graph(entry)?;
                 let s = match build(&env, GraphSource::Memory(bytes), p, rt, Role::Refiner) {
                     Ok(s) => s,
@@ -409,18 +390,23 @@ fn load_with(
                     }
                 };
                 check_io(&s, entry).map_err(invalid)?;
-                Some(s)
+                (Some(s), RefinerForm::Portable)
             }
-            None => None,
+            (None, None) => (None, RefinerForm::Portable),
         };
         warnings.extend(choice.warnings.iter().cloned());
         warnings.extend(arena_note);
         return Ok(ModelSet {
             notes: choice.notes.clone(),
-            key: key(),
+            key: ModelSetKey {
+                runtime: rt.clone(),
+                requested_size: size,
+                screen,
+                files: Vec::new(),
+            },
             coarse,
             refiner,
-            refiner_form: RefinerForm::Portable,
+            refiner_form,
             size: s,
             precision: choice.coarse.precision.clone(),
             provider: p,
