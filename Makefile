@@ -26,6 +26,9 @@ export CORRIDORKEY_ORT_LIB := $(ORT_LIB)
 export CORRIDORKEY_ORT_GPU_LIB := $(ORT_GPU_LIB)
 export CORRIDORKEY_FIXTURES := $(FIXTURES)
 export CORRIDORKEY_BUNDLE := $(BUNDLE)
+# Open Job Description's runner (openjd-cli, requirements.txt) for the farm job's test: set, it
+# must exist, so the test never skips under make.
+export CORRIDORKEY_OPENJD := $(VENV)/bin/openjd
 
 .PHONY: demo test lint build bundle fixtures export bench venv ort pytest cargo-test clean system-deps
 
