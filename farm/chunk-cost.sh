@@ -55,20 +55,24 @@ for c in $chunks; do
   echo "  chunk $c: ${wall_ms} ms wall, frames (ms): $ms" >&2
 done
 
-# Fixed cost per task L and per-frame cost p from the smallest and the largest chunk:
-# wall(c) = L + c * p.
+# wall(c) = L + c * p, least squares over the chunk sizes: L is what a task pays once (process
+# start, plugin and model load, first-frame warm-up), p what each frame costs (its render action,
+# reading the plate, writing the EXR). The first and later frames' render-action times (the JSON
+# log) show the same split from inside the process.
 printf '%s\n' "${rows[@]}" | awk -v size="$size" -v dev="${DEVICE:-Auto}" '
-  { c[NR] = $1; wall[NR] = $2; first[NR] = $3; n = NR
-    rest = 0; for (i = 4; i <= NF; i++) rest += $i; later[NR] = (NF > 3) ? rest / (NF - 3) : -1 }
+  { c[NR] = $1; wall[NR] = $2 / 1000; first[NR] = $3 / 1000; n = NR; sum = 0
+    for (i = 4; i <= NF; i++) sum += $i
+    later[NR] = (NF > 3) ? sum / (NF - 3) / 1000 : -1
+    sx += $1; sy += $2 / 1000; sxx += $1 * $1; sxy += $1 * $2 / 1000 }
   END {
-    lo = 1; hi = 1
-    for (i = 1; i <= n; i++) { if (c[i] < c[lo]) lo = i; if (c[i] > c[hi]) hi = i }
-    p = (c[hi] > c[lo]) ? (wall[hi] - wall[lo]) / (c[hi] - c[lo]) : wall[hi] / c[hi]
-    L = wall[lo] - c[lo] * p
-    printf "| frames per task | task wall time | per frame | first frame (render action) | later frames (mean) | share of the task spent on the fixed cost |\n"
+    d = n * sxx - sx * sx
+    p = (d > 0) ? (n * sxy - sx * sy) / d : sy / sx
+    L = (sy - p * sx) / n
+    printf "| frames per task | task wall time | per frame | first frame (render action) | later frames (mean) | fixed cost share |\n"
     printf "|---|---|---|---|---|---|\n"
     for (i = 1; i <= n; i++)
-      printf "| %d | %.2f s | %.2f s | %.0f ms | %s | %.0f%% |\n", c[i], wall[i] / 1000, wall[i] / 1000 / c[i],
-        first[i], (later[i] < 0) ? "-" : sprintf("%.0f ms", later[i]), 100 * L / wall[i]
-    printf "\nfixed cost per task (process, plugin and model load, first-frame warm-up): %.2f s; each further frame: %.2f s (%s plates, device %s)\n", L / 1000, p / 1000, size, dev
+      printf "| %d | %.1f s | %.1f s | %.1f s | %s | %s |\n", c[i], wall[i], wall[i] / c[i], first[i],
+        (later[i] < 0) ? "-" : sprintf("%.1f s", later[i]), (L > 0) ? sprintf("%.0f%%", 100 * L / wall[i]) : "-"
+    printf "\nfit wall = L + frames * p: L = %.1f s per task (process, plugin and model load, warm-up), p = %.1f s per frame (%s plates, device %s)%s\n",
+      L, p, size, dev, (L <= 0) ? "; L is below the noise of the measurement" : ""
   }' | tee "$out/chunk-cost.md"

@@ -6,6 +6,7 @@
 # (Device = CUDA) under several settings and shows, for each, the exit status, every frame's status,
 # time and warnings, and which physical GPU (nvidia-smi UUID) the process used.
 #
+# On the lent GPU machine: `. farm/device-env.sh` first (it lays out the GPU bundle).
 # Environment: OFX_RENDER (default target/release/ofx-render), CORRIDORKEY_BUNDLE (default
 # build/CorridorKey.ofx.bundle, a GPU bundle: `make bundle GPU=1`), MODEL_DIR (default: the bundle's
 # models), SIZE (default 1920x1080). OUT_DIR default: $OUT, else a temp dir.
@@ -18,7 +19,7 @@ out=${1:-${OUT:-$(mktemp -d)}}
 mkdir -p "$out/in"
 [ -x "$render" ] || { echo "gpu-check: no ofx-render at $render" >&2; exit 1; }
 [ -d "$bundle" ] || { echo "gpu-check: no bundle at $bundle" >&2; exit 1; }
-ls "$bundle"/Contents/Linux-x86-64/ | grep -q providers_cuda \
+ls -L "$bundle"/Contents/Linux-x86-64/ | grep -q providers_cuda \
   || echo "gpu-check: WARNING: $bundle has no CUDA provider library (a CPU bundle?)"
 
 echo "== GPUs (nvidia-smi -L)"
