@@ -50,7 +50,7 @@ case_run() {
   wait "$pid"; local rc=$?
   echo "exit status: $rc"
   echo "GPUs the process used: $(printf '%s' "$gpus" | sort -u | grep . | tr '\n' ' ' || true)"
-  sed -e 's/"input":"[^"]*",//' -e 's/"output":"[^"]*"//' "$out/$name.jsonl"
+  sed -e 's/"input":"[^"]*",//' -e 's/"output":"[^"]*",//' "$out/$name.jsonl"
   echo "-- stderr (provider and device lines, errors):"
   grep -i -E "provider|cuda|gpu|device|fail|error|warn" "$out/$name.stderr" | head -20
 }

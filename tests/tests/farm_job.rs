@@ -55,9 +55,15 @@ fn job(openjd: &Path, dir: &Path, out: &str, extra: &[&str]) -> Command {
         .arg(template())
         .args(["--timestamp-format", "relative"])
         .arg("-p")
-        .arg(format!("InputPlates={}", dir.join("in/plate.####.exr").display()))
+        .arg(format!(
+            "InputPlates={}",
+            dir.join("in/plate.####.exr").display()
+        ))
         .arg("-p")
-        .arg(format!("OutputPlates={}", dir.join(out).join("k.####.exr").display()))
+        .arg(format!(
+            "OutputPlates={}",
+            dir.join(out).join("k.####.exr").display()
+        ))
         .arg("-p")
         .arg(format!("Bundle={}", ofx_test_host::bundle_path().display()))
         .arg("-p")
@@ -68,7 +74,10 @@ fn job(openjd: &Path, dir: &Path, out: &str, extra: &[&str]) -> Command {
             ofx_test_host::test_model_dir().unwrap().display()
         ))
         // The model on the CPU provider; choices by label and by index, blanks around pairs.
-        .args(["-p", "NodeParams=device=CPU; quality=1024 (fast) ;refinerTile=0"])
+        .args([
+            "-p",
+            "NodeParams=device=CPU; quality=1024 (fast) ;refinerTile=0",
+        ])
         .args(["-p", "Frames=1-6", "-p", "ChunkSize=2", "-p", "Threads=1"])
         .args(extra)
         .env_remove("CORRIDORKEY_LOG")
@@ -89,12 +98,18 @@ fn pixels(p: &Path) -> Vec<(String, Vec<f32>)> {
 /// Every channel of every frame within 1e-6 of the reference render.
 fn assert_matches(dir: &Path, out: &str, frames: &[i64]) {
     for &f in frames {
-        let (a, b) = (pixels(&frame(dir, out, f)), pixels(&frame(dir, "single", f)));
+        let (a, b) = (
+            pixels(&frame(dir, out, f)),
+            pixels(&frame(dir, "single", f)),
+        );
         assert_eq!(a.len(), b.len(), "frame {f}: channels");
         for ((na, va), (nb, vb)) in a.iter().zip(&b) {
             assert_eq!(na, nb, "frame {f}");
             let d = common::max_abs_diff(va, vb);
-            assert!(d <= 1e-6, "frame {f} channel {na}: differs by {d} from one ofx-render");
+            assert!(
+                d <= 1e-6,
+                "frame {f} channel {na}: differs by {d} from one ofx-render"
+            );
         }
     }
 }
@@ -161,21 +176,41 @@ fn the_template_renders_in_chunks_fails_naming_the_frame_and_resumes() {
     let good = std::fs::read(dir.join("in/plate.0003.exr")).unwrap();
     std::fs::write(dir.join("in/plate.0003.exr"), &good[..good.len() / 2]).unwrap();
     let r = run(&mut job(&openjd, &dir, "broken", &[]));
-    assert_ne!(r.code, Some(0), "a failed frame must fail the job: {}", r.text());
+    assert_ne!(
+        r.code,
+        Some(0),
+        "a failed frame must fail the job: {}",
+        r.text()
+    );
     assert!(
         r.text().contains("frame 3 failed") || r.text().contains("frame 3 ("),
         "the log does not name frame 3: {}",
         r.text()
     );
     assert!(frame(&dir, "broken", 1).is_file() && frame(&dir, "broken", 2).is_file());
-    assert!(!frame(&dir, "broken", 3).exists(), "a failed frame was written");
+    assert!(
+        !frame(&dir, "broken", 3).exists(),
+        "a failed frame was written"
+    );
     // ofx-render goes on after a failed frame: the rest of the chunk is written.
-    assert!(frame(&dir, "broken", 4).is_file(), "frame 4 of the failed chunk: {}", r.text());
+    assert!(
+        frame(&dir, "broken", 4).is_file(),
+        "frame 4 of the failed chunk: {}",
+        r.text()
+    );
     // `openjd run` is one local session and stops at the first failed task (README says so): the
     // chunk after it did not run. A farm runs each chunk as its own task; here that is a session of
     // one chunk, which writes its frames whatever happened to chunk 3-4.
-    assert!(!frame(&dir, "broken", 5).exists(), "openjd ran on after a failed task");
-    let r = run(&mut job(&openjd, &dir, "broken", &["--tasks", r#"[{"Frames": "5-6"}]"#]));
+    assert!(
+        !frame(&dir, "broken", 5).exists(),
+        "openjd ran on after a failed task"
+    );
+    let r = run(&mut job(
+        &openjd,
+        &dir,
+        "broken",
+        &["--tasks", r#"[{"Frames": "5-6"}]"#],
+    ));
     assert_eq!(r.code, Some(0), "chunk 5-6 alone: {}", r.text());
     assert_matches(&dir, "broken", &[5, 6]);
 
@@ -183,14 +218,28 @@ fn the_template_renders_in_chunks_fails_naming_the_frame_and_resumes() {
     std::fs::write(dir.join("in/plate.0003.exr"), &good).unwrap();
     let before: Vec<_> = [1, 2, 5, 6]
         .iter()
-        .map(|&f| frame(&dir, "broken", f).metadata().unwrap().modified().unwrap())
+        .map(|&f| {
+            frame(&dir, "broken", f)
+                .metadata()
+                .unwrap()
+                .modified()
+                .unwrap()
+        })
         .collect();
     let r = run(&mut job(&openjd, &dir, "broken", &[]));
     assert_eq!(r.code, Some(0), "the rerun: {}", r.text());
     let mut st = statuses(&r.stdout);
     st.sort();
-    let rendered: Vec<i64> = st.iter().filter(|(_, s)| s == "ok").map(|(f, _)| *f).collect();
-    let skipped: Vec<i64> = st.iter().filter(|(_, s)| s == "skipped").map(|(f, _)| *f).collect();
+    let rendered: Vec<i64> = st
+        .iter()
+        .filter(|(_, s)| s == "ok")
+        .map(|(f, _)| *f)
+        .collect();
+    let skipped: Vec<i64> = st
+        .iter()
+        .filter(|(_, s)| s == "skipped")
+        .map(|(f, _)| *f)
+        .collect();
     assert!(
         rendered.contains(&3) && !rendered.iter().any(|f| [1, 2, 5, 6].contains(f)),
         "rendered {rendered:?}: {}",
@@ -199,7 +248,13 @@ fn the_template_renders_in_chunks_fails_naming_the_frame_and_resumes() {
     assert_eq!(skipped.len() + rendered.len(), 6, "{}", r.stdout);
     let after: Vec<_> = [1, 2, 5, 6]
         .iter()
-        .map(|&f| frame(&dir, "broken", f).metadata().unwrap().modified().unwrap())
+        .map(|&f| {
+            frame(&dir, "broken", f)
+                .metadata()
+                .unwrap()
+                .modified()
+                .unwrap()
+        })
         .collect();
     assert_eq!(before, after, "--resume rewrote a finished frame");
     assert_matches(&dir, "broken", &[1, 2, 3, 4, 5, 6]);
