@@ -71,8 +71,8 @@ printf '%s\n' "${rows[@]}" | awk -v size="$size" -v dev="${DEVICE:-Auto}" '
     printf "| frames per task | task wall time | per frame | first frame (render action) | later frames (mean) | fixed cost share |\n"
     printf "|---|---|---|---|---|---|\n"
     for (i = 1; i <= n; i++)
-      printf "| %d | %.1f s | %.1f s | %.1f s | %s | %s |\n", c[i], wall[i], wall[i] / c[i], first[i],
-        (later[i] < 0) ? "-" : sprintf("%.1f s", later[i]), (L > 0) ? sprintf("%.0f%%", 100 * L / wall[i]) : "-"
-    printf "\nfit wall = L + frames * p: L = %.1f s per task (process, plugin and model load, warm-up), p = %.1f s per frame (%s plates, device %s)%s\n",
+      printf "| %d | %.2f s | %.3f s | %.3f s | %s | %s |\n", c[i], wall[i], wall[i] / c[i], first[i],
+        (later[i] < 0) ? "-" : sprintf("%.3f s", later[i]), (L > 0) ? sprintf("%.0f%%", 100 * L / wall[i]) : "-"
+    printf "\nfit wall = L + frames * p: L = %.2f s per task (process, plugin and model load, warm-up), p = %.3f s per frame (%s plates, device %s)%s\n",
       L, p, size, dev, (L <= 0) ? "; L is below the noise of the measurement" : ""
   }' | tee "$out/chunk-cost.md"
