@@ -95,7 +95,7 @@ impl Config {
                 gpu: set(GPU),
                 engine_cache: set(ENGINE_CACHE),
                 tuning: RuntimeTuning {
-                    gpu_refiner: get(GPU_REFINER).map_or(true, |v| v.trim() != "0"),
+                    gpu_refiner: get(GPU_REFINER).is_none_or(|v| v.trim() != "0"),
                     cuda_options: get(CUDA_OPTIONS),
                     coarse_memory_pattern: one(COARSE_MEMORY_PATTERN),
                     arena_initial_mb: set(ARENA_INITIAL_MB)

@@ -535,16 +535,14 @@ impl ParamValues {
                         default,
                     },
                     Some(Slot::Int(v)),
-                ) => {
-                    if usize::try_from(*v).map_or(true, |i| i >= options.len()) {
-                        notes.push(format!(
-                            "{} = {} is not one of its {} options; using {default}",
-                            common.name,
-                            *v,
-                            options.len()
-                        ));
-                        *v = default;
-                    }
+                ) if usize::try_from(*v).map_or(true, |i| i >= options.len()) => {
+                    notes.push(format!(
+                        "{} = {} is not one of its {} options; using {default}",
+                        common.name,
+                        *v,
+                        options.len()
+                    ));
+                    *v = default;
                 }
                 _ => {}
             }
