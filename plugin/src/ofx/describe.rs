@@ -101,7 +101,7 @@ fn offer_cuda_render(p: &PropertySet) {
     );
     match engine_call::cuda_images_supported(&runtime) {
         Ok(()) => match ofx_bindings::gpu_render::declare_cuda_render(p) {
-            Ok(()) => log("CUDA render offered to the host (images stay on the GPU)"),
+            Ok(()) => log("CUDA render offered to the host (the engine stages its images through host memory)"),
             Err(e) => log(format!("the host refused the CUDA render properties: {e}")),
         },
         Err(e) => log(format!("CUDA render not offered: {e}")),

@@ -1,4 +1,7 @@
-//! The OFX layer's only calls into the engine (one place to change if its API moves).
+//! The OFX layer's calls into the engine's frame API: render (host or CUDA images), describe, the
+//! CUDA-support probe, one place to change if that API moves. The OFX layer also uses the engine's
+//! contract types, its size limits, its hash (`cache.rs`) and the CUDA runtime wrappers
+//! (`render_cuda.rs`), but keys no frame except through here.
 
 use crate::engine::device_frame::{self, CudaSupportError};
 use crate::engine::{
