@@ -100,6 +100,15 @@ fn modules(root: &CrateRoot) -> BTreeMap<Vec<String>, PathBuf> {
 
 /// The source without comments and without a trailing `#[cfg(test)] mod tests { .. }`.
 fn code_of(text: &str) -> String {
+    let mut code = without_comments(text);
+    if let Some(i) = code.find("#[cfg(test)]\nmod tests") {
+        code.truncate(i);
+    }
+    code
+}
+
+/// The source without comments and string literals (test modules kept).
+fn without_comments(text: &str) -> String {
     let mut code = String::with_capacity(text.len());
     let mut chars = text.chars().peekable();
     let (mut in_str, mut in_block) = (false, 0usize);
@@ -141,9 +150,6 @@ fn code_of(text: &str) -> String {
             }
             _ => code.push(c),
         }
-    }
-    if let Some(i) = code.find("#[cfg(test)]\nmod tests") {
-        code.truncate(i);
     }
     code
 }
@@ -372,6 +378,184 @@ fn the_runtime_layer_imports_no_stage_code() {
         "the runtime layer imports:\n{}",
         bad.join("\n")
     );
+}
+
+/// What reads the process environment in Rust source.
+/// (`env::var` also covers `env::var_os`, `env::vars` and `use std::env::var`; `env::temp_dir` is a
+/// path, not a switch.)
+const ENV_READS: &[&str] = &["env::var", "var_os(", "vars_os(", "env::{", "getenv"];
+
+/// The environment reads in `code` (comments and strings already removed).
+fn env_reads(code: &str) -> Vec<&'static str> {
+    ENV_READS
+        .iter()
+        .copied()
+        .filter(|p| code.contains(p))
+        .collect()
+}
+
+fn rs_files(dir: &Path, out: &mut Vec<PathBuf>) {
+    for e in std::fs::read_dir(dir).unwrap_or_else(|e| panic!("{}: {e}", dir.display())) {
+        let p = e.unwrap().path();
+        if p.is_dir() {
+            rs_files(&p, out);
+        } else if p.extension().is_some_and(|x| x == "rs") {
+            out.push(p);
+        }
+    }
+}
+
+/// The engine is host-agnostic and configured by its callers: every `CORRIDORKEY_*` switch is read
+/// at the OFX edge (plugin/src/ofx/config.rs) and reaches the engine as `RuntimeConfig::tuning` or
+/// `RenderOptions`. No file under plugin/src/engine reads the environment, test modules included.
+#[test]
+fn the_engine_reads_no_environment_variable() {
+    let ws = ofx_test_host::workspace_root();
+    let mut files = Vec::new();
+    rs_files(&ws.join("plugin/src/engine"), &mut files);
+    assert!(files.len() > 20, "found only {} engine files", files.len());
+    let bad: Vec<String> = files
+        .iter()
+        .filter_map(|f| {
+            let text = std::fs::read_to_string(f).unwrap();
+            let reads = env_reads(&without_comments(&text));
+            (!reads.is_empty()).then(|| format!("{}: {reads:?}", f.display()))
+        })
+        .collect();
+    assert!(
+        bad.is_empty(),
+        "engine files that read the environment:\n{}",
+        bad.join("\n")
+    );
+    // The check sees a read and ignores one in a comment or a message.
+    let sample = "fn f() { std::env::var_os(K); }\n// std::env::var(\"X\")\n";
+    assert_eq!(
+        env_reads(&without_comments(sample)),
+        ["env::var", "var_os("]
+    );
+    assert!(env_reads(&without_comments("let m = \"set std::env::var\";")).is_empty());
+}
+
+/// (name, first line, lines from `fn` to the closing brace) of every function with a body in
+/// `code` (comments and strings already removed); nested functions are counted on their own too.
+fn fn_lengths(code: &str) -> Vec<(String, usize, usize)> {
+    let line = |at: usize| code[..at].matches('\n').count() + 1;
+    let mut out = Vec::new();
+    let mut from = 0;
+    while let Some(off) = code[from..].find("fn ") {
+        let at = from + off;
+        from = at + 3;
+        if code[..at].chars().next_back().is_some_and(is_ident) {
+            continue;
+        }
+        let name: String = code[at + 3..]
+            .chars()
+            .take_while(|c| is_ident(*c))
+            .collect();
+        // The body is the first `{` outside the signature's brackets, unless a `;` ends it first.
+        let mut depth = 0i32;
+        let mut body = None;
+        for (j, c) in code[at..].char_indices() {
+            match c {
+                '(' | '[' => depth += 1,
+                ')' | ']' => depth -= 1,
+                ';' if depth == 0 => break,
+                '{' if depth == 0 => {
+                    body = Some(at + j);
+                    break;
+                }
+                _ => {}
+            }
+        }
+        let (Some(start), false) = (body, name.is_empty()) else {
+            continue;
+        };
+        let mut depth = 0i32;
+        for (j, c) in code[start..].char_indices() {
+            match c {
+                '{' => depth += 1,
+                '}' => {
+                    depth -= 1;
+                    if depth == 0 {
+                        out.push((name.clone(), line(at), line(start + j) - line(at) + 1));
+                        break;
+                    }
+                }
+                _ => {}
+            }
+        }
+    }
+    out
+}
+
+/// The most lines a function on the frame path may take (issue 24), and the one orchestrator
+/// that reads top to bottom.
+const MAX_FN_LINES: usize = 60;
+const ORCHESTRATOR: (&str, &str, usize) = ("plugin/src/engine/frame.rs", "key", 80);
+/// Functions on the frame path still longer than [`MAX_FN_LINES`], with the most lines each may
+/// keep: this list may only shrink (a function split below the limit must leave it).
+const LONG_FUNCTIONS: &[(&str, &str, usize)] = &[
+    ("plugin/src/engine/stages/finish/cpu.rs", "finish", 103),
+    ("plugin/src/engine/runtime/manifest.rs", "choose", 103),
+    ("plugin/src/engine/runtime/files.rs", "read_on_helper", 90),
+    ("plugin/src/engine/stages/refine/cpu.rs", "refine", 87),
+    ("plugin/src/engine/runtime/files.rs", "run", 80),
+    (
+        "plugin/src/engine/stages/prepare/cpu.rs",
+        "prepare_input",
+        78,
+    ),
+    ("plugin/src/engine/stages/refine/gpu.rs", "refine", 77),
+    ("plugin/src/engine/imaging/morph.rs", "row", 76),
+    ("plugin/src/engine/stages/finish/gpu.rs", "finish", 70),
+];
+
+/// Every function on the frame path (the OFX render action, the engine, its stages and the model
+/// load) is at most [`MAX_FN_LINES`] lines, `frame::key` at most 80, the listed ones at most their
+/// ceiling. Test modules are not counted.
+#[test]
+fn functions_on_the_frame_path_are_short() {
+    let ws = ofx_test_host::workspace_root();
+    let mut files = Vec::new();
+    rs_files(&ws.join("plugin/src/engine"), &mut files);
+    for f in ["render.rs", "engine_call.rs", "pixels.rs", "cache.rs"] {
+        files.push(ws.join("plugin/src/ofx").join(f));
+    }
+    let mut long = Vec::new();
+    let mut seen = BTreeSet::new();
+    for f in &files {
+        let rel = f.strip_prefix(&ws).unwrap().display().to_string();
+        let text = std::fs::read_to_string(f).unwrap_or_default();
+        for (name, at, lines) in fn_lengths(&code_of(&text)) {
+            let listed = LONG_FUNCTIONS
+                .iter()
+                .chain([&ORCHESTRATOR])
+                .find(|(p, n, _)| *p == rel && *n == name);
+            let limit = listed.map_or(MAX_FN_LINES, |l| l.2);
+            if listed.is_some() {
+                seen.insert((rel.clone(), name.clone()));
+                if lines <= MAX_FN_LINES && name != ORCHESTRATOR.1 {
+                    long.push(format!("{rel}:{at} {name}: {lines} lines now: unlist it"));
+                }
+            }
+            if lines > limit {
+                long.push(format!(
+                    "{rel}:{at} {name}: {lines} lines (at most {limit})"
+                ));
+            }
+        }
+    }
+    assert!(long.is_empty(), "functions too long:\n{}", long.join("\n"));
+    // A listed function that is gone or now short must leave the list.
+    for (p, n, _) in LONG_FUNCTIONS {
+        assert!(
+            seen.contains(&(p.to_string(), n.to_string())),
+            "{p} {n} is gone: unlist it"
+        );
+    }
+    let sample = "fn a() {\n    let f = |x: i32| { x };\n}\nfn b(x: [u8; 2]);\nimpl T { fn c(&self) -> impl Fn() {\n        || {}\n    }\n}\n";
+    let got: Vec<(String, usize, usize)> = fn_lengths(sample);
+    assert_eq!(got, [("a".into(), 1, 3), ("c".into(), 5, 3)]);
 }
 
 #[test]

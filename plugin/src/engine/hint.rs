@@ -35,12 +35,7 @@ pub fn plan<'a>(
             if source == HintSource::Clip {
                 report.note("AlphaHint clip not connected; using the built-in chroma key");
             }
-            let p = &params.chroma;
-            let (erode, blur) = (
-                scaled_kernel(p.erode_px, params.render_scale),
-                scaled_kernel(p.blur_px, params.render_scale),
-            );
-            if erode > MAX_KERNEL_PX || blur > MAX_KERNEL_PX {
+            if key_kernels(&params.chroma, params.render_scale).bounded {
                 report.note(format!(
                     "the built-in key's erode/blur kernels are limited to {MAX_KERNEL_PX} pixels"
                 ));
@@ -128,6 +123,32 @@ pub fn is_screen(hsv: (f32, f32, f32), p: &ChromaKeyParams) -> bool {
     h >= p.hue_min && h <= p.hue_max && s > p.sat_min && v > p.val_min
 }
 
+/// The built-in key's erode and blur kernel sizes at a render scale, as both paths use them: scaled,
+/// bounded by [`MAX_KERNEL_PX`], the blur made odd (OpenCV only takes odd Gaussian kernels;
+/// MAX_KERNEL_PX is odd, so this stays in bounds).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct KeyKernels {
+    pub erode: usize,
+    pub blur: usize,
+    /// A bound applied.
+    pub bounded: bool,
+}
+
+pub fn key_kernels(p: &ChromaKeyParams, render_scale: f64) -> KeyKernels {
+    let erode = scaled_kernel(p.erode_px, render_scale);
+    let blur = scaled_kernel(p.blur_px, render_scale);
+    let bounded = erode > MAX_KERNEL_PX || blur > MAX_KERNEL_PX;
+    let mut blur = blur.min(MAX_KERNEL_PX);
+    if blur.is_multiple_of(2) && blur > 0 {
+        blur += 1;
+    }
+    KeyKernels {
+        erode: erode.min(MAX_KERNEL_PX),
+        blur,
+        bounded,
+    }
+}
+
 /// The built-in key: background 0, foreground 1, eroded (elliptical) and Gaussian-blurred. Kernel
 /// sizes are bounded by [`MAX_KERNEL_PX`] (true in the result when a bound applied); `abort` is
 /// polled between bands of the erode and blur.
@@ -144,15 +165,11 @@ pub fn chroma_key(
     }
     let fg = foreground_mask(src, colour, p)?;
     abort.check()?;
-    let erode_k = scaled_kernel(p.erode_px, render_scale);
-    let blur_k = scaled_kernel(p.blur_px, render_scale);
-    let bounded = erode_k > MAX_KERNEL_PX || blur_k > MAX_KERNEL_PX;
-    let erode_k = erode_k.min(MAX_KERNEL_PX);
-    let mut blur_k = blur_k.min(MAX_KERNEL_PX);
-    if blur_k.is_multiple_of(2) && blur_k > 0 {
-        // OpenCV only takes odd Gaussian kernels (MAX_KERNEL_PX is odd, so this stays in bounds).
-        blur_k += 1;
-    }
+    let KeyKernels {
+        erode: erode_k,
+        blur: blur_k,
+        bounded,
+    } = key_kernels(p, render_scale);
     // Erosion (a kernel below 2 is none) to 0/1, then the blur; f32 kernel sums may exceed 1 by
     // an ulp and OpenCV's 8-bit result saturates, so clamp too.
     let hint = erode_ellipse_blurred(&fg, w, h, erode_k, blur_k, true, abort)?;
@@ -202,6 +219,27 @@ pub fn source_alpha(src: &RgbaImage) -> Result<Vec<f32>, EngineError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Both paths take their kernel sizes here, so the GPU path is bounded as the CPU path is.
+    #[test]
+    fn key_kernels_are_scaled_bounded_and_odd() {
+        let p = |erode_px, blur_px| ChromaKeyParams {
+            erode_px,
+            blur_px,
+            ..Default::default()
+        };
+        let k = key_kernels(&p(7.0, 21.0), 1.0);
+        assert_eq!((k.erode, k.blur, k.bounded), (7, 21, false));
+        let k = key_kernels(&p(7.0, 21.0), 0.5);
+        assert_eq!((k.erode, k.blur, k.bounded), (4, 11, false));
+        let k = key_kernels(&p(2.0e9, 1.0e6), 1.0);
+        assert_eq!(
+            (k.erode, k.blur, k.bounded),
+            (MAX_KERNEL_PX, MAX_KERNEL_PX, true)
+        );
+        let k = key_kernels(&p(0.0, 20.0), 1.0);
+        assert_eq!((k.erode, k.blur, k.bounded), (0, 21, false));
+    }
 
     #[test]
     fn hsv_matches_opencv_8bit() {

@@ -3,7 +3,7 @@
 
 use std::time::Instant;
 
-use ofx_bindings::{k, Error, ImageEffect, PropertySet, RectI, Result, Status};
+use ofx_bindings::{k, Error, Image, ImageEffect, PropertySet, RectI, Result, Status};
 
 use super::cache::{hash_rows, inputs_key, CachedFrame, FrameKey};
 use super::describe::{CLIP_CORE, CLIP_GARBAGE, CLIP_HINT, CLIP_OUTPUT, CLIP_SOURCE};
@@ -11,9 +11,12 @@ use super::engine_call;
 use super::instance::Instance;
 use super::log::log;
 use super::params::ParamValues;
-use super::paths::{self, Env};
+use super::paths;
 use super::pixels::{copy_through, read_matte, read_rgba_hashed, write_rgba};
-use crate::engine::{EngineError, FrameInput, HintSource, KeyParams, MatteImage, RuntimeConfig};
+use crate::engine::{
+    EngineError, FrameInput, FrameOutput, HintSource, KeyParams, MatteImage, RgbaImage,
+    RuntimeConfig,
+};
 
 /// Settings of one render call, read from the action's arguments and the params.
 pub struct Settings {
@@ -59,7 +62,7 @@ pub fn runtime_for(values: &ParamValues, inst: &Instance) -> RuntimeConfig {
         &values.model_folder,
         values.device_choice(),
         values.gpu_memory_mb,
-        &Env::from_process(),
+        &super::config::get().env,
         inst.bundle.as_ref(),
     )
 }
@@ -114,6 +117,45 @@ pub fn render(effect: &ImageEffect, in_args: &PropertySet) -> Result<Status> {
     r
 }
 
+/// The frame's inputs as the engine takes them, with the content hash of the frame cache.
+struct Inputs {
+    source: RgbaImage,
+    /// The source's bounds (where the output goes).
+    bounds: RectI,
+    source_hash: u64,
+    hint: Option<MatteImage>,
+    garbage: Option<MatteImage>,
+    core: Option<MatteImage>,
+}
+
+impl Inputs {
+    fn key(&self, s: &Settings) -> FrameKey {
+        let mattes = [&self.hint, &self.garbage, &self.core];
+        FrameKey {
+            time: s.time,
+            params: s.params.clone(),
+            runtime: s.runtime.clone(),
+            width: self.source.width,
+            height: self.source.height,
+            content: inputs_key(
+                self.source_hash,
+                mattes.map(|m| m.as_ref().map(|m| hash_rows(&m.data, m.width, 0))),
+            ),
+        }
+    }
+
+    fn frame(&self) -> FrameInput<'_> {
+        FrameInput {
+            source: &self.source,
+            hint: self.hint.as_ref(),
+            garbage: self.garbage.as_ref(),
+            core: self.core.as_ref(),
+        }
+    }
+}
+
+/// The render action in three steps: read the inputs, answer from the cache or key the frame,
+/// write the output and report.
 fn render_inner(effect: &ImageEffect, in_args: &PropertySet, inst: &Instance) -> Result<Status> {
     let s = settings(effect, in_args, inst)?;
     let mut out_img = effect
@@ -121,126 +163,24 @@ fn render_inner(effect: &ImageEffect, in_args: &PropertySet, inst: &Instance) ->
         .image(s.time)?
         .ok_or_else(|| Error::new(Status::Failed, "the host gave no output image"))?;
     let window = s.window.unwrap_or(out_img.bounds()?);
-
-    // No source image: OFX says assume transparent black.
-    let Some(src_img) = effect.clip(CLIP_SOURCE)?.image(s.time)? else {
-        write_rgba(&mut out_img.view_mut()?, None, window);
+    let Some(inputs) = read_inputs(effect, inst, &s, &mut out_img, window)? else {
         return Ok(Status::Ok);
-    };
-    // The content hash for the frame cache is taken row by row while the rows are read.
-    let (source, src_hash, src_bounds) = {
-        let view = src_img.view()?;
-        match read_rgba_hashed(&view) {
-            Ok((image, hash)) => (image, hash, view.bounds()),
-            Err(e) => {
-                // Too large or no memory: the source goes through row by row, without a copy.
-                inst.show_error(effect, passthrough_text(&e));
-                copy_through(&mut out_img.view_mut()?, &view, window);
-                return Ok(Status::Ok);
-            }
-        }
-    };
-    drop(src_img);
-
-    let mattes = (|| {
-        let hint = if s.params.hint_source == HintSource::Clip {
-            matte(effect, CLIP_HINT, s.time, src_bounds)?
-        } else {
-            None
-        };
-        let garbage = matte(effect, CLIP_GARBAGE, s.time, src_bounds)?;
-        let core = matte(effect, CLIP_CORE, s.time, src_bounds)?;
-        Ok::<_, EngineError>((hint, garbage, core))
-    })();
-    let (hint, garbage, core) = match mattes {
-        Ok(m) => m,
-        Err(e) => {
-            inst.show_error(effect, passthrough_text(&e));
-            let image = Some((&source, src_bounds));
-            write_rgba(&mut out_img.view_mut()?, image, window);
-            return Ok(Status::Ok);
-        }
     };
     if effect.abort_requested() {
         return Ok(Status::Ok);
     }
-
-    let key = FrameKey {
-        time: s.time,
-        params: s.params.clone(),
-        runtime: s.runtime.clone(),
-        width: source.width,
-        height: source.height,
-        content: inputs_key(
-            src_hash,
-            [&hint, &garbage, &core].map(|m| m.as_ref().map(|m| hash_rows(&m.data, m.width, 0))),
-        ),
-    };
+    let key = inputs.key(&s);
     if let Some(hit) = inst.cache.lock().get(&key) {
-        write_rgba(
-            &mut out_img.view_mut()?,
-            Some((&hit.image, src_bounds)),
-            window,
-        );
+        let image = Some((&hit.image, inputs.bounds));
+        write_rgba(&mut out_img.view_mut()?, image, window);
         return Ok(Status::Ok);
     }
-
-    let input = FrameInput {
-        source: &source,
-        hint: hint.as_ref(),
-        garbage: garbage.as_ref(),
-        core: core.as_ref(),
-    };
     let t0 = Instant::now();
-    let abort = || effect.abort_requested();
-    let result = engine_call::render(&input, &s.params, &s.runtime, &abort).and_then(|out| {
-        if out.image.width == source.width
-            && out.image.height == source.height
-            && out.image.data.len() == source.data.len()
-        {
-            Ok(out)
-        } else {
-            Err(EngineError::Internal(format!(
-                "engine returned {}x{} for a {}x{} source",
-                out.image.width, out.image.height, source.width, source.height
-            )))
-        }
-    });
-    match result {
+    match key_frame(effect, &s, &inputs) {
         Ok(out) => {
-            let ms = t0.elapsed().as_secs_f64() * 1000.0;
-            write_rgba(
-                &mut out_img.view_mut()?,
-                Some((&out.image, src_bounds)),
-                window,
-            );
-            if out.warnings.is_empty() {
-                inst.clear_message(effect);
-            } else {
-                inst.show_warning(effect, format!("CorridorKey: {}", out.warnings.join("; ")));
-            }
-            let notes: Vec<&String> = s.notes.iter().chain(&out.notes).collect();
-            log(format!(
-                "frame {} keyed in {ms:.0} ms ({}x{}){}",
-                s.time,
-                source.width,
-                source.height,
-                notes.iter().map(|n| format!("; {n}")).collect::<String>()
-            ));
-            if may_set_params_in_render() {
-                // The refiner's tile counts go on the info line: the only place a host (and
-                // `ofx-render --log-json`) can see how much of the frame the sparse refiner skipped.
-                // Values clamped to their declared range show here too, where a TD looks, not as a
-                // warning badge (a host's own rounding must not flag every frame).
-                let clamped: String = s.notes.iter().map(|n| format!(" | {n}")).collect();
-                let info = format!(
-                    "{} | last frame {ms:.0} ms, refiner tiles {} run / {} skipped{clamped}",
-                    engine_call::describe(&s.runtime, s.params.inference_size, s.params.screen),
-                    out.stats.tiles_run,
-                    out.stats.tiles_skipped
-                );
-                inst.set_info(effect, &info);
-            }
+            let image = Some((&out.image, inputs.bounds));
+            write_rgba(&mut out_img.view_mut()?, image, window);
+            report(effect, inst, &s, &out, &inputs.source, t0);
             inst.cache.lock().put(CachedFrame {
                 key,
                 image: out.image,
@@ -250,12 +190,127 @@ fn render_inner(effect: &ImageEffect, in_args: &PropertySet, inst: &Instance) ->
         Err(EngineError::Aborted) => {}
         Err(e) => {
             inst.show_error(effect, passthrough_text(&e));
-            write_rgba(
-                &mut out_img.view_mut()?,
-                Some((&source, src_bounds)),
-                window,
-            );
+            let image = Some((&inputs.source, inputs.bounds));
+            write_rgba(&mut out_img.view_mut()?, image, window);
         }
     }
     Ok(Status::Ok)
+}
+
+/// The source and the mattes. None when the output is already written: no source (transparent
+/// black, as OFX says), or a source or matte that cannot be read (passed through, with a message).
+fn read_inputs(
+    effect: &ImageEffect,
+    inst: &Instance,
+    s: &Settings,
+    out_img: &mut Image,
+    window: RectI,
+) -> Result<Option<Inputs>> {
+    let Some(src_img) = effect.clip(CLIP_SOURCE)?.image(s.time)? else {
+        write_rgba(&mut out_img.view_mut()?, None, window);
+        return Ok(None);
+    };
+    // The content hash for the frame cache is taken row by row while the rows are read.
+    let (source, source_hash, bounds) = {
+        let view = src_img.view()?;
+        match read_rgba_hashed(&view) {
+            Ok((image, hash)) => (image, hash, view.bounds()),
+            Err(e) => {
+                // Too large or no memory: the source goes through row by row, without a copy.
+                inst.show_error(effect, passthrough_text(&e));
+                copy_through(&mut out_img.view_mut()?, &view, window);
+                return Ok(None);
+            }
+        }
+    };
+    drop(src_img);
+    let mattes = (|| {
+        let hint = if s.params.hint_source == HintSource::Clip {
+            matte(effect, CLIP_HINT, s.time, bounds)?
+        } else {
+            None
+        };
+        let garbage = matte(effect, CLIP_GARBAGE, s.time, bounds)?;
+        let core = matte(effect, CLIP_CORE, s.time, bounds)?;
+        Ok::<_, EngineError>((hint, garbage, core))
+    })();
+    match mattes {
+        Ok((hint, garbage, core)) => Ok(Some(Inputs {
+            source,
+            bounds,
+            source_hash,
+            hint,
+            garbage,
+            core,
+        })),
+        Err(e) => {
+            inst.show_error(effect, passthrough_text(&e));
+            write_rgba(&mut out_img.view_mut()?, Some((&source, bounds)), window);
+            Ok(None)
+        }
+    }
+}
+
+/// The engine's key of the frame, checked to be the source's size.
+fn key_frame(
+    effect: &ImageEffect,
+    s: &Settings,
+    inputs: &Inputs,
+) -> std::result::Result<FrameOutput, EngineError> {
+    let abort = || effect.abort_requested();
+    let out = engine_call::render(&inputs.frame(), &s.params, &s.runtime, &abort)?;
+    let source = &inputs.source;
+    if out.image.width == source.width
+        && out.image.height == source.height
+        && out.image.data.len() == source.data.len()
+    {
+        Ok(out)
+    } else {
+        Err(EngineError::Internal(format!(
+            "engine returned {}x{} for a {}x{} source",
+            out.image.width, out.image.height, source.width, source.height
+        )))
+    }
+}
+
+/// A keyed frame's warnings as the node's message, its notes and time in the log, and its tile
+/// counts on the info line.
+fn report(
+    effect: &ImageEffect,
+    inst: &Instance,
+    s: &Settings,
+    out: &FrameOutput,
+    source: &RgbaImage,
+    t0: Instant,
+) {
+    let ms = t0.elapsed().as_secs_f64() * 1000.0;
+    if out.warnings.is_empty() {
+        inst.clear_message(effect);
+    } else {
+        inst.show_warning(effect, format!("CorridorKey: {}", out.warnings.join("; ")));
+    }
+    let notes: String = s
+        .notes
+        .iter()
+        .chain(&out.notes)
+        .map(|n| format!("; {n}"))
+        .collect();
+    log(format!(
+        "frame {} keyed in {ms:.0} ms ({}x{}){notes}",
+        s.time, source.width, source.height,
+    ));
+    if may_set_params_in_render() {
+        // The refiner's tile counts go on the info line: the only place a host (and
+        // `ofx-render --log-json`) can see how much of the frame the sparse refiner skipped.
+        // Values clamped to their declared range show here too, where a TD looks, not as a
+        // warning badge (a host's own rounding must not flag every frame).
+        let clamped: String = s.notes.iter().map(|n| format!(" | {n}")).collect();
+        let info = format!(
+            "{} | last frame {ms:.0} ms, refiner tiles {} run / {} skipped{clamped}",
+            engine_call::describe(&s.runtime, s.params.inference_size, s.params.screen),
+            out.stats.tiles_run,
+            out.stats.tiles_skipped
+        );
+        inst.set_info(effect, &info);
+    }
 }

@@ -4,6 +4,7 @@
 use std::collections::HashMap;
 use std::path::Path;
 
+use ort::environment::Environment;
 use ort::session::Session;
 use ort::value::ValueType;
 
@@ -11,7 +12,7 @@ use super::environment::environment;
 use super::files::{self, Stamp};
 use super::manifest::{self, GraphEntry, ManifestError};
 use super::providers::{candidates, provider_lib, Provider, Role, PROBE_GRAPH};
-use super::session::{build, check_io, GraphSource};
+use super::session::{build, check_io, GraphSource, SessionError};
 use super::shared_arena;
 use crate::engine::abort::Abort;
 use crate::engine::contract::{RuntimeConfig, ScreenColour};
@@ -38,6 +39,7 @@ impl ModelSetKey {
         earlier: Option<&ModelSetKey>,
         abort: Abort<'_>,
     ) -> Result<Self, EngineError> {
+        files::configure(&runtime.tuning);
         let dir = &runtime.model_dir;
         let names: Vec<String> = match earlier {
             Some(k) => k.files.iter().map(|(n, _)| n.clone()).collect(),
@@ -66,11 +68,6 @@ pub enum RefinerForm {
     Portable,
     /// `refiner_gpu`: GroupNorm as ORT's fused CUDA kernel.
     FusedGroupNorm,
-}
-
-/// `CORRIDORKEY_GPU_REFINER=0` keeps the portable refiner on a GPU (measurements, a farm's fallback).
-fn gpu_refiner_allowed() -> bool {
-    std::env::var("CORRIDORKEY_GPU_REFINER").map_or(true, |v| v.trim() != "0")
 }
 
 /// The coarse and refiner sessions plus what they are.
@@ -109,12 +106,6 @@ impl ModelSet {
     }
 }
 
-/// Records a provider that failed: the warning the frame shows, the error the last one reports.
-fn fall_back(warnings: &mut Vec<String>, last_err: &mut String, warning: String, err: String) {
-    warnings.push(warning);
-    *last_err = err;
-}
-
 fn manifest_err(dir: &Path, e: ManifestError) -> EngineError {
     match e {
         ManifestError::Missing(detail) => EngineError::ModelMissing {
@@ -139,6 +130,7 @@ pub fn probe(
     size: usize,
     screen: ScreenColour,
 ) -> Result<manifest::Choice, EngineError> {
+    files::configure(&rt.tuning);
     let dir = &rt.model_dir;
     let (m, _) = manifest::load(dir, Abort::never()).map_err(|(e, _)| manifest_err(dir, e))?;
     manifest::choose(&m, size, "fp32", screen).map_err(|e| manifest_err(dir, e))
@@ -233,6 +225,7 @@ pub fn load_watched(
     screen: ScreenColour,
     abort: Abort<'_>,
 ) -> (Result<ModelSet, EngineError>, ModelSetKey) {
+    files::configure(&rt.tuning);
     let mut reads = Reads {
         dir: &rt.model_dir,
         abort,
@@ -246,27 +239,96 @@ pub fn load_watched(
         screen,
         files: reads.files,
     };
-    (
-        r.map(|mut set| {
-            set.key = key.clone();
-            set
-        }),
-        key,
-    )
+    (r.map(|loaded| loaded.keyed(key.clone())), key)
 }
 
+/// A model set before the key of the files its load read is known.
+struct Loaded {
+    built: Built,
+    precision: String,
+    variant: String,
+    warnings: Vec<String>,
+    notes: Vec<String>,
+}
+
+impl Loaded {
+    fn keyed(self, key: ModelSetKey) -> ModelSet {
+        ModelSet {
+            key,
+            coarse: self.built.coarse,
+            refiner: self.built.refiner,
+            refiner_form: self.built.refiner_form,
+            size: self.built.size,
+            precision: self.precision,
+            provider: self.built.provider,
+            variant: self.variant,
+            warnings: self.warnings,
+            notes: self.notes,
+        }
+    }
+}
+
+/// The sessions one provider built.
+struct Built {
+    coarse: Session,
+    refiner: Option<Session>,
+    refiner_form: RefinerForm,
+    size: usize,
+    provider: Provider,
+    /// Why the sessions keep their own GPU arenas, if they do.
+    arena_note: Option<String>,
+}
+
+/// Why a provider cannot take the model set: the warning the frame shows, and the error reported
+/// when no provider can.
+struct FallBack {
+    warning: String,
+    error: String,
+}
+
+impl FallBack {
+    fn failed(p: Provider, what: &str, e: impl std::fmt::Display) -> Self {
+        FallBack {
+            warning: format!("{}{what} failed ({e}); falling back", p.label()),
+            error: e.to_string(),
+        }
+    }
+}
+
+/// A step of one provider's attempt: done, a reason to try the next provider, or an error that ends
+/// the load (a model problem, an abort).
+type Step<T> = Result<Result<T, FallBack>, EngineError>;
+
+/// One provider's attempt at the graphs `choice` names.
+struct Attempt<'a> {
+    rt: &'a RuntimeConfig,
+    env: &'a Environment,
+    p: Provider,
+    choice: &'a manifest::Choice,
+}
+
+impl Attempt<'_> {
+    fn invalid(&self) -> impl Fn(ModelProblem) -> EngineError + '_ {
+        |detail| EngineError::ModelInvalid {
+            dir: self.rt.model_dir.clone(),
+            detail: Box::new(detail),
+        }
+    }
+
+    fn build(&self, bytes: &[u8], role: Role) -> Result<Session, SessionError> {
+        build(self.env, GraphSource::Memory(bytes), self.p, self.rt, role)
+    }
+}
+
+/// Reads the manifest (a missing model must be reported as such even without a runtime), then
+/// tries the providers the device setting allows, in order, until one builds the model set.
 fn load_with(
     rt: &RuntimeConfig,
     size: usize,
     screen: ScreenColour,
     reads: &mut Reads<'_>,
-) -> Result<ModelSet, EngineError> {
+) -> Result<Loaded, EngineError> {
     let dir = &rt.model_dir;
-    let invalid = |detail| EngineError::ModelInvalid {
-        dir: dir.clone(),
-        detail: Box::new(detail),
-    };
-    // The manifest first: a missing model must be reported as such even without a runtime.
     let m = match manifest::load(dir, reads.abort) {
         Ok((m, stamp)) => {
             reads.note(manifest::MANIFEST, Some(stamp));
@@ -279,140 +341,162 @@ fn load_with(
     };
     let (env, env_warning) = environment(&rt.ort_library)?;
     let mut warnings: Vec<String> = env_warning.into_iter().collect();
-
     let mut last_err = String::new();
     for p in candidates(rt.device, &rt.ort_library) {
         let choice =
             manifest::choose(&m, size, p.precision(), screen).map_err(|e| manifest_err(dir, e))?;
-        reads.graph(&choice.coarse)?;
-        if let Some(r) = &choice.refiner {
-            reads.graph(r)?;
-        }
-        reads.abort.check()?;
-        if p.is_gpu() {
-            let name = if p == Provider::TensorRt {
-                "tensorrt"
-            } else {
-                "cuda"
-            };
-            let lib = provider_lib(&rt.ort_library, name);
-            if !lib.is_file() {
-                let msg = format!("{} provider library {} not found", p.label(), lib.display());
-                fall_back(
-                    &mut warnings,
-                    &mut last_err,
-                    format!("{msg}; falling back"),
-                    msg,
-                );
-                continue;
-            }
-        }
-        // The shared arena makes ORT load the CUDA provider, and a failed load there aborts the
-        // process; a small probe session proves the provider loads first (its failure is an
-        // ordinary error and a fallback).
-        let arena_note = if p.is_gpu() {
-            if let Err(e) = build(&env, GraphSource::Memory(PROBE_GRAPH), p, rt, Role::Kernel) {
-                fall_back(
-                    &mut warnings,
-                    &mut last_err,
-                    format!("{} failed ({e}); falling back", p.label()),
-                    e.to_string(),
-                );
-                continue;
-            }
-            match shared_arena::ensure(&env, rt.gpu_index, rt.gpu_mem_limit_mb) {
-                Ok(note) => note,
-                Err(e) => Some(format!(
-                    "no shared GPU arena ({e}); each graph keeps its own, which needs more memory"
-                )),
-            }
-        } else {
-            None
-        };
-        let coarse = match build(
-            &env,
-            GraphSource::Memory(reads.graph(&choice.coarse)?),
-            p,
+        let attempt = Attempt {
             rt,
-            Role::Coarse,
-        ) {
-            Ok(s) => s,
-            Err(e) => {
-                fall_back(
-                    &mut warnings,
-                    &mut last_err,
-                    format!("{} failed ({e}); falling back", p.label()),
-                    e.to_string(),
-                );
-                continue;
-            }
+            env: &env,
+            p,
+            choice: &choice,
         };
-        check_io(&coarse, &choice.coarse).map_err(invalid)?;
-        let s = coarse_size(&coarse, &choice.coarse).map_err(invalid)?;
-        reads.abort.check()?;
-        // On a GPU provider the fused-GroupNorm refiner when the folder has one and it builds; the
-        // portable refiner otherwise (it has the same I/O).
-        let mut fused = None;
-        if let Some(entry) = choice
-            .refiner_gpu
-            .as_ref()
-            .filter(|_| p.is_gpu() && gpu_refiner_allowed())
-        {
-            let built = reads.graph(entry).and_then(|bytes| {
-                let s =
-                    build(&env, GraphSource::Memory(bytes), p, rt, Role::Refiner).map_err(|e| {
-                        EngineError::Inference {
-                            step: "building the GPU refiner",
-                            source: e.into_ort(),
-                        }
-                    })?;
-                check_io(&s, entry).map_err(invalid)?;
-                Ok(s)
-            });
-            match built {
-                Ok(refiner) => fused = Some(refiner),
-                Err(EngineError::Aborted) => return Err(EngineError::Aborted),
-                Err(e) => warnings.push(format!(
-                    "the fused-GroupNorm refiner did not load ({e}); using the portable refiner"
-                )),
+        match try_provider(&attempt, reads, &mut warnings)? {
+            Ok(mut built) => {
+                warnings.extend(choice.warnings.iter().cloned());
+                warnings.extend(built.arena_note.take());
+                return Ok(Loaded {
+                    built,
+                    precision: choice.coarse.precision.clone(),
+                    variant: m.variant.clone(),
+                    warnings,
+                    notes: choice.notes.clone(),
+                });
+            }
+            Err(f) => {
+                warnings.push(f.warning);
+                last_err = f.error;
             }
         }
-        let (refiner, refiner_form) = match (fused, &choice.refiner) {
-            (Some(f), _) => (Some(f), RefinerForm::FusedGroupNorm),
-            (None, Some(entry)) => {
-                let bytes = reads.graph(entry)?;
-                let s = match build(&env, GraphSource::Memory(bytes), p, rt, Role::Refiner) {
-                    Ok(s) => s,
-                    Err(e) => {
-                        let w = format!("{} failed for the refiner ({e}); falling back", p.label());
-                        fall_back(&mut warnings, &mut last_err, w, e.to_string());
-                        continue;
-                    }
-                };
-                check_io(&s, entry).map_err(invalid)?;
-                (Some(s), RefinerForm::Portable)
-            }
-            (None, None) => (None, RefinerForm::Portable),
-        };
-        warnings.extend(choice.warnings.iter().cloned());
-        warnings.extend(arena_note);
-        return Ok(ModelSet {
-            notes: choice.notes.clone(),
-            key: ModelSetKey {
-                runtime: rt.clone(),
-                requested_size: size,
-                screen,
-                files: Vec::new(),
-            },
-            coarse,
-            refiner,
-            refiner_form,
-            size: s,
-            precision: choice.coarse.precision.clone(),
-            provider: p,
-            variant: m.variant.clone(),
-            warnings,
-        });
     }
     Err(EngineError::NoProvider(last_err))
+}
+
+/// One provider: its coarse and refiner sessions, or the reason to fall back to the next one.
+fn try_provider(a: &Attempt<'_>, reads: &mut Reads<'_>, warnings: &mut Vec<String>) -> Step<Built> {
+    reads.graph(&a.choice.coarse)?;
+    if let Some(r) = &a.choice.refiner {
+        reads.graph(r)?;
+    }
+    reads.abort.check()?;
+    let arena_note = match gpu_ready(a) {
+        Ok(note) => note,
+        Err(f) => return Ok(Err(f)),
+    };
+    let coarse = match a.build(reads.graph(&a.choice.coarse)?, Role::Coarse) {
+        Ok(s) => s,
+        Err(e) => return Ok(Err(FallBack::failed(a.p, "", e))),
+    };
+    check_io(&coarse, &a.choice.coarse).map_err(a.invalid())?;
+    let size = coarse_size(&coarse, &a.choice.coarse).map_err(a.invalid())?;
+    reads.abort.check()?;
+    let (refiner, refiner_form) = match choose_refiner(a, reads, warnings)? {
+        Ok(r) => r,
+        Err(f) => return Ok(Err(f)),
+    };
+    Ok(Ok(Built {
+        coarse,
+        refiner,
+        refiner_form,
+        size,
+        provider: a.p,
+        arena_note,
+    }))
+}
+
+/// A GPU provider's library is there and loads, and the shared arena is in place (Ok(Some(note))
+/// when the sessions keep their own arenas). Nothing to do on the CPU.
+fn gpu_ready(a: &Attempt<'_>) -> Result<Option<String>, FallBack> {
+    if !a.p.is_gpu() {
+        return Ok(None);
+    }
+    let name = if a.p == Provider::TensorRt {
+        "tensorrt"
+    } else {
+        "cuda"
+    };
+    let lib = provider_lib(&a.rt.ort_library, name);
+    if !lib.is_file() {
+        let msg = format!(
+            "{} provider library {} not found",
+            a.p.label(),
+            lib.display()
+        );
+        return Err(FallBack {
+            warning: format!("{msg}; falling back"),
+            error: msg,
+        });
+    }
+    // The shared arena makes ORT load the CUDA provider, and a failed load there aborts the
+    // process; a small probe session proves the provider loads first (its failure is an ordinary
+    // error and a fallback).
+    a.build(PROBE_GRAPH, Role::Kernel)
+        .map_err(|e| FallBack::failed(a.p, "", e))?;
+    let rt = a.rt;
+    let arena = shared_arena::ensure(
+        a.env,
+        rt.gpu_index,
+        rt.gpu_mem_limit_mb,
+        rt.tuning.arena_initial_mb,
+    );
+    Ok(match arena {
+        Ok(note) => note,
+        Err(e) => Some(format!(
+            "no shared GPU arena ({e}); each graph keeps its own, which needs more memory"
+        )),
+    })
+}
+
+/// The refiner on provider `a.p`: the fused-GroupNorm graph on a GPU when the folder has one and it
+/// builds, the portable graph otherwise (same I/O), none when the folder has none.
+fn choose_refiner(
+    a: &Attempt<'_>,
+    reads: &mut Reads<'_>,
+    warnings: &mut Vec<String>,
+) -> Step<(Option<Session>, RefinerForm)> {
+    if let Some(fused) = fused_refiner(a, reads, warnings)? {
+        return Ok(Ok((Some(fused), RefinerForm::FusedGroupNorm)));
+    }
+    let Some(entry) = &a.choice.refiner else {
+        return Ok(Ok((None, RefinerForm::Portable)));
+    };
+    let s = match a.build(reads.graph(entry)?, Role::Refiner) {
+        Ok(s) => s,
+        Err(e) => return Ok(Err(FallBack::failed(a.p, " for the refiner", e))),
+    };
+    check_io(&s, entry).map_err(a.invalid())?;
+    Ok(Ok((Some(s), RefinerForm::Portable)))
+}
+
+/// The fused-GroupNorm refiner, when allowed and it loads; a failure to build it is a warning (the
+/// portable refiner takes over), an abort ends the load.
+fn fused_refiner(
+    a: &Attempt<'_>,
+    reads: &mut Reads<'_>,
+    warnings: &mut Vec<String>,
+) -> Result<Option<Session>, EngineError> {
+    let allowed = a.p.is_gpu() && a.rt.tuning.gpu_refiner;
+    let Some(entry) = a.choice.refiner_gpu.as_ref().filter(|_| allowed) else {
+        return Ok(None);
+    };
+    let built = reads.graph(entry).and_then(|bytes| {
+        let s = a
+            .build(bytes, Role::Refiner)
+            .map_err(|e| EngineError::Inference {
+                step: "building the GPU refiner",
+                source: e.into_ort(),
+            })?;
+        check_io(&s, entry).map_err(a.invalid())?;
+        Ok(s)
+    });
+    match built {
+        Ok(refiner) => Ok(Some(refiner)),
+        Err(EngineError::Aborted) => Err(EngineError::Aborted),
+        Err(e) => {
+            warnings.push(format!(
+                "the fused-GroupNorm refiner did not load ({e}); using the portable refiner"
+            ));
+            Ok(None)
+        }
+    }
 }

@@ -12,7 +12,8 @@ use crate::engine::error::EngineError;
 use crate::engine::gpu::tensors::{cpu_tensor, take};
 use crate::engine::gpu::{GpuKernels, Kernel};
 use crate::engine::hint::HintPlan;
-use crate::engine::imaging::morph::{ellipse_rows, opencv_gaussian_kernel, scaled_kernel};
+use crate::engine::hint::{key_kernels, KeyKernels};
+use crate::engine::imaging::morph::{ellipse_rows, opencv_gaussian_kernel};
 use crate::engine::inputs::CleanFrame;
 
 /// The packed network input on the device, as the CPU path's `prepare_input` builds it.
@@ -124,11 +125,12 @@ impl KeyInputs {
     /// None when the plate is smaller than the blur's reach (ONNX's reflect padding reflects once).
     fn new(params: &KeyParams, (w, h): (usize, usize)) -> Result<Option<Self>, EngineError> {
         let c = &params.chroma.for_screen(params.screen);
-        let erode_k = scaled_kernel(c.erode_px, params.render_scale);
-        let mut blur_k = scaled_kernel(c.blur_px, params.render_scale);
-        if blur_k.is_multiple_of(2) && blur_k > 0 {
-            blur_k += 1;
-        }
+        // The CPU path's sizes, bounds included (hint::key_kernels).
+        let KeyKernels {
+            erode: erode_k,
+            blur: blur_k,
+            ..
+        } = key_kernels(c, params.render_scale);
         let blur_r = if blur_k >= 3 { blur_k / 2 } else { 0 };
         if blur_r > 0 && (w <= blur_r || h <= blur_r) {
             return Ok(None);
