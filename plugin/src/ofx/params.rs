@@ -507,6 +507,7 @@ impl ParamValues {
                 1.0
             },
             screen: self.screen(),
+            ..KeyParams::default()
         }
     }
 }

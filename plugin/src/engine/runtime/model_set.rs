@@ -10,6 +10,7 @@ use ort::value::ValueType;
 use super::environment::environment;
 use super::files::{self, Stamp};
 use super::manifest::{self, GraphEntry, ManifestError};
+use super::out_of_memory::classify;
 use super::providers::{candidates, provider_lib, Provider, Role, PROBE_GRAPH};
 use super::session::{build, check_io, GraphSource};
 use super::shared_arena;
@@ -131,6 +132,26 @@ fn manifest_err(dir: &Path, e: ManifestError) -> EngineError {
             bytes,
         },
     }
+}
+
+/// A GPU provider that ran out of device memory building a session is not a provider that does not
+/// work: the frame's degrade ladder (`engine::degrade`) tries a smaller S on it before the CPU.
+fn out_of_device_memory(p: Provider, text: String, step: &'static str) -> Result<(), EngineError> {
+    match classify(&text) {
+        Some(_) if p.is_gpu() => Err(EngineError::Inference {
+            step,
+            source: ort::Error::new(text),
+        }),
+        _ => Ok(()),
+    }
+}
+
+/// The coarse sizes S the folder has for `screen` (the other screen's when it has none), largest
+/// first; empty when the manifest cannot be read (loading then says why).
+pub fn folder_sizes(rt: &RuntimeConfig, screen: ScreenColour) -> Vec<usize> {
+    manifest::load(&rt.model_dir, Abort::never())
+        .map(|(m, _)| m.coarse_sizes(screen))
+        .unwrap_or_default()
 }
 
 /// Checks the manifest and the graph files for size S without loading ONNX Runtime (for the info line).
@@ -338,6 +359,7 @@ fn load_with(
         ) {
             Ok(s) => s,
             Err(e) => {
+                out_of_device_memory(p, e.to_string(), "loading the coarse graph")?;
                 fall_back(
                     &mut warnings,
                     &mut last_err,
@@ -384,6 +406,7 @@ fn load_with(
                 let s = match build(&env, GraphSource::Memory(bytes), p, rt, Role::Refiner) {
                     Ok(s) => s,
                     Err(e) => {
+                        out_of_device_memory(p, e.to_string(), "loading the refiner")?;
                         let w = format!("{} failed for the refiner ({e}); falling back", p.label());
                         fall_back(&mut warnings, &mut last_err, w, e.to_string());
                         continue;
