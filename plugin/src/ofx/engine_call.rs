@@ -2,8 +2,8 @@
 
 use crate::engine::device_frame::{self, CudaSupportError};
 use crate::engine::{
-    DeviceFrame, Engine, EngineError, FrameInput, FrameOutput, FrameOutputInfo, KeyParams,
-    PathChoice, RenderOptions, RuntimeConfig, ScreenColour,
+    DeviceFrame, Engine, EngineError, FrameInput, FrameOutput, FrameOutputInfo, FrameStats,
+    KeyParams, PathChoice, RenderOptions, RuntimeConfig, ScreenColour,
 };
 
 /// `CORRIDORKEY_FRAME_PATH=cpu` keeps pre/post-processing and the refine stage on the CPU even on a
@@ -16,6 +16,10 @@ pub const FRAME_PATH_ENV_ALIAS: &str = "CORRIDORKEY_DEVICE_PATH";
 
 /// Set by `ck-bench --simulate-trained` (never in production): see `RenderOptions`.
 pub const SIMULATE_TRAINED_COARSE_ENV: &str = "CORRIDORKEY_BENCH_SIMULATE_TRAINED_COARSE";
+
+/// Test hook (tests/tests/keyer_controls.rs, never in production): every GPU attempt at an S
+/// above this value fails as out of device memory, so the degrade ladder runs on a CPU-only bundle.
+pub const TEST_DEVICE_OOM_ENV: &str = "CORRIDORKEY_TEST_DEVICE_OOM_ABOVE";
 
 fn path_choice(value: Option<&str>) -> PathChoice {
     match value
@@ -47,6 +51,9 @@ fn options() -> RenderOptions {
         // Benchmark simulation of a trained model's coarse alpha (RenderOptions docs): ck-bench
         // sets it for the bundle it drives, with the true matte as the AlphaHint clip.
         simulate_trained_coarse: std::env::var_os(SIMULATE_TRAINED_COARSE_ENV).is_some(),
+        test_device_oom_above: std::env::var(TEST_DEVICE_OOM_ENV)
+            .ok()
+            .and_then(|v| v.trim().parse().ok()),
         ..Default::default()
     }
 }
@@ -95,6 +102,16 @@ pub fn cuda_images_supported(runtime: &RuntimeConfig) -> Result<(), CudaSupportE
 
 pub fn describe(runtime: &RuntimeConfig, inference_size: usize, screen: ScreenColour) -> String {
     Engine::global().describe_for(runtime, inference_size, screen)
+}
+
+/// The info line for the node's settings, with what Quality/Screen `Auto` and the degrade ladder
+/// decided (`last`: the stats of the frame just keyed).
+pub fn describe_params(
+    runtime: &RuntimeConfig,
+    params: &KeyParams,
+    last: Option<&FrameStats>,
+) -> String {
+    Engine::global().describe_params(runtime, params, last)
 }
 
 #[cfg(test)]

@@ -4,8 +4,8 @@
 use ofx_bindings::{Common, ParamDef, ParamSet, Result, StringMode};
 
 use crate::engine::{
-    ChromaKeyParams, Device, HintSource, InputColour, KeyParams, OutputMode, RefinerParams,
-    ScreenColour, TileSize,
+    ChromaKeyParams, Device, EdgeParams, HintSource, InputColour, KeyParams, OutputMode,
+    RefinerParams, ScreenColour, TileSize,
 };
 
 pub const HINT_SOURCE: &str = "hintSource";
@@ -38,13 +38,18 @@ pub const GPU_MEMORY_MB: &str = "gpuMemoryMB";
 pub const MODEL_FOLDER: &str = "modelFolder";
 pub const INFO: &str = "info";
 pub const SCREEN_COLOUR: &str = "screenColour";
+pub const MATTE_SHRINK_GROW: &str = "matteShrinkGrow";
+pub const MATTE_SOFTNESS: &str = "matteSoftness";
+pub const MATTE_GAMMA: &str = "matteGamma";
 pub const PAGE_KEY: &str = "Key";
 pub const PAGE_DEVICE: &str = "Device";
 
 // Choice orders follow the engine enums (same order, append only).
 pub const HINT_SOURCE_OPTIONS: &[&str] = &["AlphaHint clip", "Source alpha", "Built-in chroma key"];
 pub const INPUT_COLOUR_OPTIONS: &[&str] = &["Linear", "sRGB"];
-pub const QUALITY_OPTIONS: &[&str] = &["1024 (fast)", "1536", "2048 (native)"];
+pub const QUALITY_OPTIONS: &[&str] = &["1024 (fast)", "1536", "2048 (native)", "Auto"];
+/// The `quality` index of `Auto` (appended; S per card and folder, `engine::runtime::auto_size`).
+pub const QUALITY_AUTO: i32 = 3;
 pub const QUALITY_SIZES: [usize; 3] = [1024, 1536, 2048];
 pub const SHOW_OPTIONS: &[&str] = &[
     "Premultiplied",
@@ -57,7 +62,9 @@ pub const SHOW_OPTIONS: &[&str] = &[
 ];
 pub const REFINER_TILE_OPTIONS: &[&str] = &["512", "1024", "Full frame"];
 pub const DEVICE_OPTIONS: &[&str] = &["Auto", "CUDA", "TensorRT", "CPU"];
-pub const SCREEN_COLOUR_OPTIONS: &[&str] = &["Green", "Blue"];
+pub const SCREEN_COLOUR_OPTIONS: &[&str] = &["Green", "Blue", "Auto"];
+/// The `screenColour` index of `Auto` (appended; decided per frame, `engine::screen_auto`).
+pub const SCREEN_AUTO: i32 = 2;
 
 const HINT_SOURCES: [HintSource; 3] = [
     HintSource::Clip,
@@ -105,6 +112,9 @@ const KEY_CHILDREN: &[&str] = &[
     DESPECKLE_SIZE,
     CLIP_BLACK,
     CLIP_WHITE,
+    MATTE_SHRINK_GROW,
+    MATTE_SOFTNESS,
+    MATTE_GAMMA,
 ];
 const DEVICE_CHILDREN: &[&str] = &[DEVICE, GPU_MEMORY_MB, MODEL_FOLDER, INFO];
 
@@ -243,6 +253,10 @@ pub const DEFINITIONS: &[ParamDef<'static>] = &[
         options: SCREEN_COLOUR_OPTIONS,
         default: 0,
     },
+    // Appended (issue 22): the edge controls of the Matte group (engine/stages/finish/edges.rs).
+    dbl(c(MATTE_SHRINK_GROW, "Shrink/grow", "Shrinks (negative) or grows (positive) the matte by this many pixels at full resolution, before clip and the garbage/core mattes.", MATTE_PARENT), 0.0, -100.0, 100.0, -20.0, 20.0, 1, 0.5),
+    dbl(c(MATTE_SOFTNESS, "Edge softness", "Gaussian softening of the matte's edges, in pixels at full resolution.", MATTE_PARENT), 0.0, 0.0, 100.0, 0.0, 20.0, 1, 0.5),
+    dbl(c(MATTE_GAMMA, "Matte gamma", "alpha^(1/gamma): above 1 thickens soft edges, below 1 chokes them.", MATTE_PARENT), 1.0, 0.1, 10.0, 0.2, 5.0, 2, 0.05),
     ParamDef::Page { name: PAGE_KEY, label: "Key", children: KEY_CHILDREN },
     ParamDef::Page { name: PAGE_DEVICE, label: "Device", children: DEVICE_CHILDREN },
 ];
@@ -276,6 +290,9 @@ pub struct ParamValues {
     pub gpu_memory_mb: i32,
     pub model_folder: String,
     pub screen_colour: i32,
+    pub shrink_grow: f64,
+    pub softness: f64,
+    pub gamma: f64,
 }
 
 impl Default for ParamValues {
@@ -308,6 +325,9 @@ impl Default for ParamValues {
             gpu_memory_mb: 6144,
             model_folder: String::new(),
             screen_colour: 0,
+            shrink_grow: 0.0,
+            softness: 0.0,
+            gamma: 1.0,
         }
     }
 }
@@ -345,6 +365,9 @@ impl ParamValues {
             gpu_memory_mb: i(GPU_MEMORY_MB)?,
             model_folder: ps.param(MODEL_FOLDER)?.string_at(time)?,
             screen_colour: i(SCREEN_COLOUR)?,
+            shrink_grow: d(MATTE_SHRINK_GROW)?,
+            softness: d(MATTE_SOFTNESS)?,
+            gamma: d(MATTE_GAMMA)?,
         })
     }
 
@@ -431,6 +454,9 @@ impl ParamValues {
             DESPILL => &mut self.despill,
             CLIP_BLACK => &mut self.clip_black,
             CLIP_WHITE => &mut self.clip_white,
+            MATTE_SHRINK_GROW => &mut self.shrink_grow,
+            MATTE_SOFTNESS => &mut self.softness,
+            MATTE_GAMMA => &mut self.gamma,
             _ => return None,
         })
     }
@@ -507,7 +533,13 @@ impl ParamValues {
                 1.0
             },
             screen: self.screen(),
-            ..KeyParams::default()
+            auto_size: self.quality == QUALITY_AUTO,
+            screen_auto: self.screen_colour == SCREEN_AUTO,
+            edges: EdgeParams {
+                shrink_grow_px: finite(self.shrink_grow, 0.0),
+                softness_px: finite(self.softness, 0.0),
+                gamma: finite(self.gamma, 1.0),
+            },
         }
     }
 }

@@ -221,8 +221,10 @@ fn render_inner(effect: &ImageEffect, in_args: &PropertySet, inst: &Instance) ->
             }
             let notes: Vec<&String> = s.notes.iter().chain(&out.notes).collect();
             log(format!(
-                "frame {} keyed in {ms:.0} ms ({}x{}){}",
+                "frame {} keyed at S={} ({} screen) in {ms:.0} ms ({}x{}){}",
                 s.time,
+                out.stats.size,
+                out.stats.screen.name(),
                 source.width,
                 source.height,
                 notes.iter().map(|n| format!("; {n}")).collect::<String>()
@@ -235,17 +237,21 @@ fn render_inner(effect: &ImageEffect, in_args: &PropertySet, inst: &Instance) ->
                 let clamped: String = s.notes.iter().map(|n| format!(" | {n}")).collect();
                 let info = format!(
                     "{} | last frame {ms:.0} ms, refiner tiles {} run / {} skipped{clamped}",
-                    engine_call::describe(&s.runtime, s.params.inference_size, s.params.screen),
+                    engine_call::describe_params(&s.runtime, &s.params, Some(&out.stats)),
                     out.stats.tiles_run,
                     out.stats.tiles_skipped
                 );
                 inst.set_info(effect, &info);
             }
-            inst.cache.lock().put(CachedFrame {
-                key,
-                image: out.image,
-                premultiplied: out.premultiplied,
-            });
+            // A frame keyed at a smaller S because device memory ran out is not cached: the next
+            // request for it tries the S asked for again.
+            if !out.stats.degraded {
+                inst.cache.lock().put(CachedFrame {
+                    key,
+                    image: out.image,
+                    premultiplied: out.premultiplied,
+                });
+            }
         }
         Err(EngineError::Aborted) => {}
         Err(e) => {
