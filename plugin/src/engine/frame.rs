@@ -20,7 +20,7 @@ use super::slot::Slots;
 use super::stages::cpu_path::CpuPath;
 use super::stages::finish::cpu::status_from_hint;
 use super::stages::finish::output::hint_image;
-use super::stages::gpu_path::GpuPath;
+use super::stages::gpu_path::{self, GpuPath};
 use super::stages::path::FramePath;
 use super::stages::refine::RefineSettings;
 
@@ -144,16 +144,23 @@ fn key_on(
     if gpu {
         let (mattes, sim) = (frame.has_mattes(), options.simulate_trained_coarse);
         let keyed = matches!(frame.hint_plan, HintPlan::ChromaKey);
-        let attempt = GpuPath::new(
-            kernels,
-            params,
-            settings,
-            options.upscale,
-            mattes,
-            keyed,
-            sim,
-        )
-        .and_then(|mut path| run_stages(&mut path, models, frame, report, abort));
+        let injected = match options.fail_gpu_path {
+            true => Err(gpu_path::injected_failure()),
+            false => Ok(()),
+        };
+        let attempt = injected
+            .and_then(|()| {
+                GpuPath::new(
+                    kernels,
+                    params,
+                    settings,
+                    options.upscale,
+                    mattes,
+                    keyed,
+                    sim,
+                )
+            })
+            .and_then(|mut path| run_stages(&mut path, models, frame, report, abort));
         match attempt {
             Ok(image) => return Ok(Keyed(image, params.output)),
             Err(e) if !e.falls_back() || e.device_out_of_memory().is_some() => return Err(e),
