@@ -378,10 +378,10 @@ params! {
     MATTE_SHRINK_GROW = "matteShrinkGrow", field shrink_grow: f64, page Key, after CLIP_WHITE, cache Params,
         doc "px at full resolution (scaled by the render scale, rounded): negative shrinks (grey erosion), positive grows (grey dilation), OpenCV ellipse; before clip, Garbage/Core and premultiplication",
         def dbl(c(MATTE_SHRINK_GROW, "Shrink/grow", "Shrinks (negative) or grows (positive) the matte by this many pixels at full resolution, before clip and the garbage/core mattes.", MATTE_PARENT), 0.0, -100.0, 100.0, -20.0, 20.0, 1, 0.5);
-    MATTE_SOFTNESS = "matteSoftness", field softness: f64, page Key, after MATTE_SHRINK_GROW, cache Params,
+    MATTE_SOFTNESS = "matteSoftness", field softness: f64, page Key, after CLIP_WHITE, cache Params,
         doc "Gaussian softening of the matte, radius in px at full resolution (kernel 2r+1), after shrink/grow",
         def dbl(c(MATTE_SOFTNESS, "Edge softness", "Gaussian softening of the matte's edges, radius in pixels at full resolution.", MATTE_PARENT), 0.0, 0.0, 100.0, 0.0, 20.0, 1, 0.5);
-    MATTE_GAMMA = "matteGamma", field gamma: f64, page Key, after MATTE_SOFTNESS, cache Params,
+    MATTE_GAMMA = "matteGamma", field gamma: f64, page Key, after CLIP_WHITE, cache Params,
         doc "alpha^(1/gamma) after softness: above 1 thickens soft edges, below 1 chokes them",
         def dbl(c(MATTE_GAMMA, "Matte gamma", "alpha^(1/gamma): above 1 thickens soft edges, below 1 chokes them.", MATTE_PARENT), 1.0, 0.1, 10.0, 0.2, 5.0, 2, 0.05);
 }
