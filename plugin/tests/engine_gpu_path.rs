@@ -14,8 +14,8 @@ use corridorkey::engine::stages::refine::cpu::{refine, run_refiner, upsample_log
 use corridorkey::engine::stages::refine::{RefineSettings, Refined};
 use corridorkey::engine::stages::{coarse, prepare, refine as refine_stage};
 use corridorkey::engine::{
-    Engine, FrameInput, FrameOutput, HintSource, InputColour, KeyParams, MatteImage, OutputMode,
-    PathChoice, RenderOptions, RgbaImage, UpscaleFilter,
+    EdgeParams, Engine, FrameInput, FrameOutput, HintSource, InputColour, KeyParams, MatteImage,
+    OutputMode, PathChoice, RenderOptions, RgbaImage, UpscaleFilter,
 };
 use engine_common::*;
 
@@ -266,6 +266,19 @@ fn engine_renders_every_mode_the_same_on_either_path() {
                 ..base.clone()
             },
             (None, None),
+            UpscaleFilter::Lanczos3,
+        ),
+        // The edge controls (issue 22) on both paths, with the mattes applied after them.
+        (
+            KeyParams {
+                edges: EdgeParams {
+                    shrink_grow_px: -2.0,
+                    softness_px: 3.0,
+                    gamma: 1.6,
+                },
+                ..base.clone()
+            },
+            (Some(&garbage), Some(&core)),
             UpscaleFilter::Lanczos3,
         ),
     ];

@@ -34,7 +34,7 @@ const PARAMS: &[(&str, &str, Option<&str>, Spec)] = &[
         "quality",
         "Key",
         None,
-        Spec::Choice(2, &["1024 (fast)", "1536", "2048 (native)"]),
+        Spec::Choice(2, &["1024 (fast)", "1536", "2048 (native)", "Auto"]),
     ),
     (
         "show",
@@ -164,7 +164,25 @@ const PARAMS: &[(&str, &str, Option<&str>, Spec)] = &[
         "screenColour",
         "Key",
         None,
-        Spec::Choice(0, &["Green", "Blue"]),
+        Spec::Choice(0, &["Green", "Blue", "Auto"]),
+    ),
+    (
+        "matteShrinkGrow",
+        "Key",
+        Some("matteGroup"),
+        Spec::Double(0.0, [-100.0, 100.0], [-20.0, 20.0]),
+    ),
+    (
+        "matteSoftness",
+        "Key",
+        Some("matteGroup"),
+        Spec::Double(0.0, [0.0, 100.0], [0.0, 20.0]),
+    ),
+    (
+        "matteGamma",
+        "Key",
+        Some("matteGroup"),
+        Spec::Double(1.0, [0.1, 10.0], [0.2, 5.0]),
     ),
 ];
 

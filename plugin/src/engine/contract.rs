@@ -198,6 +198,43 @@ pub struct KeyParams {
     /// Host render scale (x); pixel-sized settings (erode, blur, despeckle) are scaled by it.
     pub render_scale: f64,
     pub screen: ScreenColour,
+    /// Quality `Auto`: S is chosen per card and folder (`engine::auto_size`), `inference_size` is
+    /// ignored.
+    pub auto_size: bool,
+    /// Screen colour `Auto`: green or blue decided from each frame (`engine::screen_auto`),
+    /// `screen` is ignored.
+    pub screen_auto: bool,
+    /// Shrink/grow, softness and gamma of the network's alpha (before clip, mattes and premultiply).
+    pub edges: EdgeParams,
+}
+
+/// The matte's edge controls, applied to the network's alpha at plate size on both paths
+/// (`stages/finish/edges.rs`). Pixel sizes are at render scale 1 and scaled by the render scale.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct EdgeParams {
+    /// Signed: > 0 grows the matte (grey dilation), < 0 shrinks it (grey erosion), in px.
+    pub shrink_grow_px: f32,
+    /// Gaussian softening of the matte's edges, in px (0 = off).
+    pub softness_px: f32,
+    /// alpha^(1/gamma): > 1 lifts the soft edge (thicker), < 1 chokes it; 1 = off.
+    pub gamma: f32,
+}
+
+impl Default for EdgeParams {
+    fn default() -> Self {
+        Self {
+            shrink_grow_px: 0.0,
+            softness_px: 0.0,
+            gamma: 1.0,
+        }
+    }
+}
+
+impl EdgeParams {
+    /// Whether any edge control changes the matte.
+    pub fn active(&self) -> bool {
+        self.shrink_grow_px != 0.0 || self.softness_px != 0.0 || self.gamma != 1.0
+    }
 }
 
 impl Default for KeyParams {
@@ -215,6 +252,9 @@ impl Default for KeyParams {
             output: OutputMode::Premultiplied,
             render_scale: 1.0,
             screen: ScreenColour::Green,
+            auto_size: false,
+            screen_auto: false,
+            edges: EdgeParams::default(),
         }
     }
 }
@@ -324,6 +364,12 @@ pub struct FrameStats {
     pub finish_ms: f64,
     /// Pixels that were NaN/Inf in the input and were replaced by 0.
     pub non_finite_pixels: usize,
+    /// The inference size S the frame was keyed at (0: no network ran).
+    pub size: usize,
+    /// The screen colour the frame was keyed for (what `Auto` decided).
+    pub screen: ScreenColour,
+    /// True when device memory ran out and the frame was keyed at a smaller S or on the CPU.
+    pub degraded: bool,
 }
 
 /// One frame out: RGBA f32, row 0 at the top, same size as the source.
@@ -442,6 +488,10 @@ pub struct RenderOptions {
     /// clean screen and solid foreground as a trained model shows them (random test weights never
     /// give uniform alpha). Never on in production.
     pub simulate_trained_coarse: bool,
+    /// Test hook (`CORRIDORKEY_TEST_DEVICE_OOM_ABOVE`): every attempt at an S above this on a
+    /// rung that is not the CPU fallback fails with a real cuBLAS out-of-memory message, so the
+    /// degrade ladder (`engine::degrade`) runs on the CPU provider. Never set in production.
+    pub test_device_oom_above: Option<usize>,
     /// Test hook (`CORRIDORKEY_TEST_GPU_PATH_FAIL`, tests/engine_gpu_fallback.rs): the GPU path
     /// fails, and the CPU path must key the frame. Never on in production.
     pub fail_gpu_path: bool,
@@ -455,6 +505,7 @@ impl Default for RenderOptions {
             use_cache: true,
             path: PathChoice::Auto,
             simulate_trained_coarse: false,
+            test_device_oom_above: None,
             fail_gpu_path: false,
         }
     }

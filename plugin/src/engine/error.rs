@@ -6,6 +6,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use super::runtime::cuda::error::CudaError;
+use super::runtime::out_of_memory::{classify, OutOfMemory};
 
 #[derive(Debug, thiserror::Error)]
 pub enum EngineError {
@@ -89,6 +90,17 @@ impl EngineError {
             } else {
                 EngineError::Cuda { step, source }
             }
+        }
+    }
+
+    /// Whether this is the device running out of memory (a CUDA, cuBLAS, cuDNN or arena allocation
+    /// that failed inside ONNX Runtime, or one of the engine's own CUDA allocations), and whose:
+    /// the cue for the degrade ladder (`engine::degrade`).
+    pub fn device_out_of_memory(&self) -> Option<OutOfMemory> {
+        match self {
+            EngineError::Inference { source, .. } => classify(&source.to_string()),
+            EngineError::DeviceOutOfMemory { .. } => Some(OutOfMemory::Cuda),
+            _ => None,
         }
     }
 

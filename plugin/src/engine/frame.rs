@@ -1,17 +1,21 @@
-//! One frame, top to bottom: clean the inputs, answer the views that need no model, lock the
-//! model set, run the four stages on the GPU path or the CPU path, fall back to the CPU path once
-//! if the GPU path fails, and turn the report into the output.
+//! One frame, top to bottom: decide the screen colour (`Auto`), clean the inputs, answer the views
+//! that need no model, choose S (`Auto`), then down the degrade ladder (`degrade.rs`: the S asked
+//! for, smaller S, the CPU provider, each tried only when the one before ran out of device memory):
+//! lock the model set, run the four stages on the GPU path or the CPU path, fall back to the CPU
+//! path once if the GPU path fails, and turn the report into the output.
 
 use rayon::prelude::*;
 
 use super::abort::Abort;
 use super::contract::{FrameInput, FrameOutput, KeyParams, OutputMode, PathChoice, RenderOptions};
 use super::contract::{RgbaImage, RuntimeConfig, Stage};
+use super::degrade::{self, Rung};
 use super::error::EngineError;
 use super::hint::HintPlan;
 use super::inputs::{self, CleanFrame};
 use super::report::FrameReport;
-use super::runtime::ModelSet;
+use super::runtime::{auto_size, model_set, ModelSet};
+use super::screen_auto;
 use super::slot::Slots;
 use super::stages::cpu_path::CpuPath;
 use super::stages::finish::cpu::status_from_hint;
@@ -30,14 +34,92 @@ pub fn key(
     abort: Abort<'_>,
 ) -> Result<FrameOutput, EngineError> {
     let mut report = FrameReport::default();
+    let params = &decide_screen(input, params, &mut report);
     let frame = report.time_with(Stage::Prepare, |r| inputs::clean(input, params, r, abort))?;
     abort.check()?;
     if params.output == OutputMode::Hint {
         let (w, h) = frame.size();
         return Ok(report.into_output(hint_image(frame.hint()?, w, h), params.output));
     }
+    let requested = if params.auto_size {
+        let auto = auto_size::choose(runtime, params.screen, params.inference_size);
+        report.note(auto.reason);
+        auto.size
+    } else {
+        params.inference_size
+    };
+    let sizes = model_set::folder_sizes(runtime, params.screen);
+    let all = degrade::ladder(runtime, requested, &sizes);
+    let asked = all[0].effective;
+    let (rungs, skipped) = degrade::skip_recent(all, params.screen);
+    let last = rungs.len() - 1;
+    for (i, rung) in rungs.iter().enumerate() {
+        let mut attempt = report.clone();
+        match key_on(slots, &frame, params, rung, options, abort, &mut attempt) {
+            Ok(out) => {
+                if i > 0 || skipped.is_some() {
+                    attempt.warn(degrade::message(asked, rung));
+                    attempt.degraded();
+                }
+                return Ok(out.finish(attempt));
+            }
+            Err(e) => match e.device_out_of_memory() {
+                Some(kind) if i < last => {
+                    report.note(format!(
+                        "{} ran out of device memory at S={}: {e}",
+                        kind.label(),
+                        rung.effective
+                    ));
+                    degrade::remember(rung, params.screen);
+                    slots.evict(&rung.runtime, rung.size, params.screen);
+                }
+                _ => return Err(e),
+            },
+        }
+    }
+    Err(EngineError::Internal(
+        "the degrade ladder has no rung".into(),
+    ))
+}
 
-    let slot = slots.get(runtime, params.inference_size, params.screen);
+/// Screen colour `Auto` decided for this frame (the decision noted), or the params as they are.
+fn decide_screen(
+    input: &FrameInput<'_>,
+    params: &KeyParams,
+    report: &mut FrameReport,
+) -> KeyParams {
+    let mut p = params.clone();
+    if params.screen_auto {
+        let d = screen_auto::decide(input, params);
+        report.note(d.describe());
+        p.screen = d.screen;
+    }
+    report.keyed_at(0, p.screen);
+    p
+}
+
+/// A keyed image and the output mode it is in, waiting for the frame's report.
+struct Keyed(RgbaImage, OutputMode);
+
+impl Keyed {
+    fn finish(self, report: FrameReport) -> FrameOutput {
+        finite_output(self.0, self.1, report)
+    }
+}
+
+/// One attempt at the frame on one rung of the degrade ladder: lock the rung's model set, then the
+/// GPU path (falling back to the CPU path once, unless the device ran out of memory: then the
+/// ladder takes over) or the CPU path.
+fn key_on(
+    slots: &Slots,
+    frame: &CleanFrame<'_>,
+    params: &KeyParams,
+    rung: &Rung,
+    options: &RenderOptions,
+    abort: Abort<'_>,
+    report: &mut FrameReport,
+) -> Result<Keyed, EngineError> {
+    let slot = slots.get(&rung.runtime, rung.size, params.screen);
     let mut loaded = match slot.lock(abort) {
         Ok(l) => l,
         Err(EngineError::ModelMissing { dir, detail }) if params.output == OutputMode::Status => {
@@ -45,13 +127,15 @@ pub fn key(
             report.warn(format!(
                 "no model in {dir} ({detail}); status shows the hint"
             ));
-            let image = report.time(Stage::Finish, || status_from_hint(&frame, params))?;
-            return Ok(report.into_output(image, params.output));
+            let image = report.time(Stage::Finish, || status_from_hint(frame, params))?;
+            return Ok(Keyed(image, params.output));
         }
         Err(e) => return Err(e),
     };
+    degrade::injected(options, rung)?;
     report.extend(&loaded.models.warnings, &loaded.models.notes);
     let (models, kernels) = loaded.split()?;
+    report.keyed_at(models.size, params.screen);
     let settings = RefineSettings::resolve(params, options, models.size, models.refiner.is_some());
     let gpu = match options.path {
         PathChoice::Auto => models.provider.is_gpu(),
@@ -76,10 +160,10 @@ pub fn key(
                     sim,
                 )
             })
-            .and_then(|mut path| run_stages(&mut path, models, &frame, &mut report, abort));
+            .and_then(|mut path| run_stages(&mut path, models, frame, report, abort));
         match attempt {
-            Ok(image) => return Ok(finite_output(image, params.output, report)),
-            Err(e) if !e.falls_back() => return Err(e),
+            Ok(image) => return Ok(Keyed(image, params.output)),
+            Err(e) if !e.falls_back() || e.device_out_of_memory().is_some() => return Err(e),
             Err(e) => report.warn(format!(
                 "the GPU frame path failed ({e}); this frame was keyed on the CPU path"
             )),
@@ -91,8 +175,8 @@ pub fn key(
         upscale: options.upscale,
         simulate_trained_coarse: options.simulate_trained_coarse,
     };
-    let image = run_stages(&mut path, models, &frame, &mut report, abort)?;
-    Ok(finite_output(image, params.output, report))
+    let image = run_stages(&mut path, models, frame, report, abort)?;
+    Ok(Keyed(image, params.output))
 }
 
 /// The frame out, with any value that is still not finite (a broken graph, fp16 overflow past the

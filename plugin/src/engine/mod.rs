@@ -16,6 +16,7 @@
 pub mod abort;
 pub mod cache;
 pub mod contract;
+pub mod degrade;
 pub mod device_frame;
 pub mod device_pixels;
 pub mod error;
@@ -27,6 +28,7 @@ pub mod inputs;
 pub mod limits;
 pub mod report;
 pub mod runtime;
+pub mod screen_auto;
 pub mod slot;
 pub mod stages;
 
@@ -141,7 +143,9 @@ impl Engine {
             return Ok(hit);
         }
         let out = frame::key(&self.slots, input, params, runtime, options, abort)?;
-        if let Some(k) = cache_key {
+        // A frame keyed at a smaller S because device memory ran out is not the frame asked for:
+        // the next request tries again.
+        if let Some(k) = cache_key.filter(|_| !out.stats.degraded) {
             self.cache.put(k, &out);
         }
         Ok(out)
@@ -176,6 +180,40 @@ impl Engine {
                 ),
                 Err(e) => e.to_string(),
             }
+        }));
+        r.unwrap_or_else(|p| format!("internal error: {}", panic_message(p)))
+    }
+
+    /// The info line for a node's settings: [`Engine::describe_for`] at the S and screen in use
+    /// (those of `last`, the node's last frame, when given; else what `Auto` would choose now),
+    /// with what Quality `Auto`, Screen `Auto` and the degrade ladder decided. Never panics.
+    pub fn describe_params(
+        &self,
+        runtime: &RuntimeConfig,
+        params: &KeyParams,
+        last: Option<&FrameStats>,
+    ) -> String {
+        let r = catch_unwind(AssertUnwindSafe(|| {
+            let screen = last.map_or(params.screen, |s| s.screen);
+            let auto = params
+                .auto_size
+                .then(|| runtime::auto_size::choose(runtime, screen, params.inference_size));
+            let size = match (last.map(|s| s.size).filter(|&s| s > 0), &auto) {
+                (Some(s), _) => s,
+                (None, Some(a)) => a.size,
+                (None, None) => params.inference_size,
+            };
+            let mut line = self.describe_for(runtime, size, screen);
+            if let Some(a) = auto {
+                line.push_str(&format!(" | Quality {}", a.reason));
+            }
+            if params.screen_auto {
+                line.push_str(&format!(" | Screen Auto: {}", screen.name()));
+            }
+            if last.is_some_and(|s| s.degraded) {
+                line.push_str(" | device memory ran out: keyed at a smaller S or on the CPU");
+            }
+            line
         }));
         r.unwrap_or_else(|p| format!("internal error: {}", panic_message(p)))
     }

@@ -6,7 +6,7 @@ use std::time::Instant;
 use super::contract::{FrameOutput, FrameStats, OutputMode, RgbaImage, Stage};
 use super::stages::finish::output::is_premultiplied;
 
-#[derive(Debug, Default)]
+#[derive(Clone, Debug, Default)]
 pub struct FrameReport {
     stats: FrameStats,
     warnings: Vec<String>,
@@ -47,6 +47,17 @@ impl FrameReport {
     pub fn extend(&mut self, warnings: &[String], notes: &[String]) {
         self.warnings.extend_from_slice(warnings);
         self.notes.extend_from_slice(notes);
+    }
+
+    /// The S and screen colour the frame was keyed at.
+    pub fn keyed_at(&mut self, size: usize, screen: super::contract::ScreenColour) {
+        self.stats.size = size;
+        self.stats.screen = screen;
+    }
+
+    /// The frame was keyed at a smaller S or on the CPU because device memory ran out.
+    pub fn degraded(&mut self) {
+        self.stats.degraded = true;
     }
 
     pub fn tiles(&mut self, run: usize, skipped: usize) {

@@ -202,4 +202,14 @@ impl Slots {
     pub fn clear(&self) {
         self.slots.lock().clear();
     }
+
+    /// Unloads the model set of `runtime` at `size` keying `screen` when nobody is using it (its
+    /// sessions give their device memory back after the device ran out: `engine::degrade`).
+    pub fn evict(&self, runtime: &RuntimeConfig, size: usize, screen: ScreenColour) {
+        if let Some(slot) = self.find(runtime, size, screen) {
+            if let Some(mut state) = slot.state.try_lock() {
+                *state = State::Empty;
+            }
+        }
+    }
 }

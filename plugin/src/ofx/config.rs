@@ -48,6 +48,9 @@ pub const TEST_PANIC: &str = "CORRIDORKEY_TEST_PANIC";
 pub const TEST_FS_HANG: &str = "CORRIDORKEY_TEST_FS_HANG";
 /// Test hook: the GPU frame path fails, and the CPU path must key the frame.
 pub const TEST_GPU_PATH_FAIL: &str = "CORRIDORKEY_TEST_GPU_PATH_FAIL";
+/// Test hook: every GPU attempt at an S above this fails as out of device memory, so the degrade
+/// ladder runs on a CPU-only bundle (tests/tests/keyer_controls.rs).
+pub const TEST_DEVICE_OOM_ABOVE: &str = "CORRIDORKEY_TEST_DEVICE_OOM_ABOVE";
 
 /// Every switch (docs/CONFIG.md's table is checked against this list).
 pub const ALL: &[&str] = &[
@@ -67,6 +70,7 @@ pub const ALL: &[&str] = &[
     TEST_PANIC,
     TEST_FS_HANG,
     TEST_GPU_PATH_FAIL,
+    TEST_DEVICE_OOM_ABOVE,
 ];
 
 /// The process's switches, typed.
@@ -81,6 +85,7 @@ pub struct Config {
     pub simulate_trained_coarse: bool,
     pub test_panic: Option<String>,
     pub fail_gpu_path: bool,
+    pub test_device_oom_above: Option<usize>,
 }
 
 impl Config {
@@ -116,6 +121,7 @@ impl Config {
             simulate_trained_coarse: get(SIMULATE_TRAINED_COARSE).is_some(),
             test_panic: get(TEST_PANIC),
             fail_gpu_path: get(TEST_GPU_PATH_FAIL).is_some(),
+            test_device_oom_above: set(TEST_DEVICE_OOM_ABOVE).and_then(|v| v.trim().parse().ok()),
         }
     }
 
@@ -136,6 +142,7 @@ impl Config {
             // ck-bench sets it for the bundle it drives, with the true matte as the AlphaHint clip.
             simulate_trained_coarse: self.simulate_trained_coarse,
             fail_gpu_path: self.fail_gpu_path,
+            test_device_oom_above: self.test_device_oom_above,
             ..Default::default()
         }
     }

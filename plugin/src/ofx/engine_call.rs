@@ -5,8 +5,8 @@
 
 use crate::engine::device_frame::{self, CudaSupportError};
 use crate::engine::{
-    DeviceFrame, Engine, EngineError, FrameInput, FrameOutput, FrameOutputInfo, KeyParams,
-    RenderOptions, RuntimeConfig, ScreenColour,
+    DeviceFrame, Engine, EngineError, FrameInput, FrameOutput, FrameOutputInfo, FrameStats,
+    KeyParams, RenderOptions, RuntimeConfig, ScreenColour,
 };
 
 use super::config;
@@ -54,4 +54,14 @@ pub fn cuda_images_supported(runtime: &RuntimeConfig) -> Result<(), CudaSupportE
 
 pub fn describe(runtime: &RuntimeConfig, inference_size: usize, screen: ScreenColour) -> String {
     Engine::global().describe_for(runtime, inference_size, screen)
+}
+
+/// The info line for the node's settings, with what Quality/Screen `Auto` and the degrade ladder
+/// decided (`last`: the stats of the frame just keyed).
+pub fn describe_params(
+    runtime: &RuntimeConfig,
+    params: &KeyParams,
+    last: Option<&FrameStats>,
+) -> String {
+    Engine::global().describe_params(runtime, params, last)
 }

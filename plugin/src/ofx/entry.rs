@@ -104,7 +104,7 @@ fn instance_changed(call: &Call<'_>) -> Result<Status> {
     let inst = Instance::of(effect);
     let values = ParamValues::read(&effect.param_set()?, time)?;
     let rt = runtime_for(&values, inst);
-    let info = engine_call::describe(&rt, values.inference_size(), values.screen());
+    let info = engine_call::describe_params(&rt, &values.key_params(1.0), None);
     inst.set_info(effect, &info);
     Ok(Status::Ok)
 }

@@ -18,8 +18,8 @@
 use ofx_bindings::{Common, ParamDef, ParamSet, Result, StringMode};
 
 use crate::engine::{
-    ChromaKeyParams, Device, HintSource, InputColour, KeyParams, OutputMode, RefinerParams,
-    ScreenColour, TileSize,
+    ChromaKeyParams, Device, EdgeParams, HintSource, InputColour, KeyParams, OutputMode,
+    RefinerParams, ScreenColour, TileSize,
 };
 
 pub const PAGE_KEY: &str = "Key";
@@ -28,7 +28,9 @@ pub const PAGE_DEVICE: &str = "Device";
 // Choice orders follow the engine enums (same order, append only).
 pub const HINT_SOURCE_OPTIONS: &[&str] = &["AlphaHint clip", "Source alpha", "Built-in chroma key"];
 pub const INPUT_COLOUR_OPTIONS: &[&str] = &["Linear", "sRGB"];
-pub const QUALITY_OPTIONS: &[&str] = &["1024 (fast)", "1536", "2048 (native)"];
+pub const QUALITY_OPTIONS: &[&str] = &["1024 (fast)", "1536", "2048 (native)", "Auto"];
+/// The `quality` index of `Auto` (appended; S per card and folder, `engine::runtime::auto_size`).
+pub const QUALITY_AUTO: i32 = 3;
 pub const QUALITY_SIZES: [usize; 3] = [1024, 1536, 2048];
 pub const SHOW_OPTIONS: &[&str] = &[
     "Premultiplied",
@@ -41,7 +43,9 @@ pub const SHOW_OPTIONS: &[&str] = &[
 ];
 pub const REFINER_TILE_OPTIONS: &[&str] = &["512", "1024", "Full frame"];
 pub const DEVICE_OPTIONS: &[&str] = &["Auto", "CUDA", "TensorRT", "CPU"];
-pub const SCREEN_COLOUR_OPTIONS: &[&str] = &["Green", "Blue"];
+pub const SCREEN_COLOUR_OPTIONS: &[&str] = &["Green", "Blue", "Auto"];
+/// The `screenColour` index of `Auto` (appended; decided per frame, `engine::screen_auto`).
+pub const SCREEN_AUTO: i32 = 2;
 
 const HINT_SOURCES: [HintSource; 3] = [
     HintSource::Clip,
@@ -273,8 +277,8 @@ params! {
         doc "",
         def choice(c(INPUT_COLOUR, "Input colour", "Encoding of the Source clip: scene-linear (converted to sRGB for the network) or already sRGB.", None), INPUT_COLOUR_OPTIONS, 0);
     QUALITY = "quality", field quality: i32, page Key, cache Params,
-        doc "-> inference size S",
-        def choice(c(QUALITY, "Quality", "Inference size S: the plate is resized to S x S for the network. 2048 is the model's native size.", None), QUALITY_OPTIONS, 2);
+        doc "-> inference size S; `Auto`: the largest S of the model folder whose device peak (manifest `device_peak_mib`, else 2200 + 1200 x S/1024 MiB) fits 3/4 of the card's total memory and `gpuMemoryMB` (the smallest S when none fits); on the CPU provider the largest S up to 1024 (see below)",
+        def choice(c(QUALITY, "Quality", "Inference size S: the plate is resized to S x S for the network. 2048 is the model's native size. Auto: the largest size whose measured device peak fits this card and the GPU memory budget.", None), QUALITY_OPTIONS, 2);
     SHOW = "show", field show: i32, page Key, cache Params,
         doc "",
         def choice(c(SHOW, "Show", "What the node outputs: the keyed foreground (premultiplied or not), the matte, the foreground colour, a composite, a diagnostic status view or the hint.", None), SHOW_OPTIONS, 0);
@@ -368,7 +372,18 @@ params! {
     // Appended after every earlier param (defined last, shown beside Input colour on the Key page).
     SCREEN_COLOUR = "screenColour", field screen_colour: i32, page Key, after INPUT_COLOUR, cache Params,
         doc "The built-in key removes this colour: the hue params are set for green, blue keys `hintHueMin` + 55 to `hintHueMax` + 45 (90..130 at the defaults). A model folder holding one model per screen colour (docs/MODEL-FORMAT.md) keys with the matching one; with none, the node uses the other and warns.",
-        def choice(c(SCREEN_COLOUR, "Screen colour", "The screen the plate was shot on: the built-in key removes it (the hue params are set for green; blue keys hue min + 55 to hue max + 45), and the model trained for it keys the plate when the model folder has one.", None), SCREEN_COLOUR_OPTIONS, 0);
+        def choice(c(SCREEN_COLOUR, "Screen colour", "The screen the plate was shot on: the built-in key removes it (the hue params are set for green; blue keys hue min + 55 to hue max + 45), and the model trained for it keys the plate when the model folder has one. Auto decides green or blue from each frame (the hint's background or the frame border).", None), SCREEN_COLOUR_OPTIONS, 0);
+    // Appended (issue 22): the matte's edge controls (engine/stages/finish/edges.rs), shown after
+    // clipWhite in the Matte group.
+    MATTE_SHRINK_GROW = "matteShrinkGrow", field shrink_grow: f64, page Key, after CLIP_WHITE, cache Params,
+        doc "px at full resolution (scaled by the render scale, rounded): negative shrinks (grey erosion), positive grows (grey dilation), OpenCV ellipse; before clip, Garbage/Core and premultiplication",
+        def dbl(c(MATTE_SHRINK_GROW, "Shrink/grow", "Shrinks (negative) or grows (positive) the matte by this many pixels at full resolution, before clip and the garbage/core mattes.", MATTE_PARENT), 0.0, -100.0, 100.0, -20.0, 20.0, 1, 0.5);
+    MATTE_SOFTNESS = "matteSoftness", field softness: f64, page Key, after CLIP_WHITE, cache Params,
+        doc "Gaussian softening of the matte, radius in px at full resolution (kernel 2r+1), after shrink/grow",
+        def dbl(c(MATTE_SOFTNESS, "Edge softness", "Gaussian softening of the matte's edges, radius in pixels at full resolution.", MATTE_PARENT), 0.0, 0.0, 100.0, 0.0, 20.0, 1, 0.5);
+    MATTE_GAMMA = "matteGamma", field gamma: f64, page Key, after CLIP_WHITE, cache Params,
+        doc "alpha^(1/gamma) after softness: above 1 thickens soft edges, below 1 chokes them",
+        def dbl(c(MATTE_GAMMA, "Matte gamma", "alpha^(1/gamma): above 1 thickens soft edges, below 1 chokes them.", MATTE_PARENT), 1.0, 0.1, 10.0, 0.2, 5.0, 2, 0.05);
 }
 
 const fn str_eq(a: &str, b: &str) -> bool {
@@ -622,6 +637,13 @@ impl ParamValues {
                 1.0
             },
             screen: self.screen(),
+            auto_size: self.quality == QUALITY_AUTO,
+            screen_auto: self.screen_colour == SCREEN_AUTO,
+            edges: EdgeParams {
+                shrink_grow_px: finite(self.shrink_grow, d.shrink_grow),
+                softness_px: finite(self.softness, d.softness),
+                gamma: finite(self.gamma, d.gamma),
+            },
         }
     }
 }
@@ -672,6 +694,9 @@ mod tests {
                 "modelFolder",
                 "info",
                 "screenColour",
+                "matteShrinkGrow",
+                "matteSoftness",
+                "matteGamma",
                 "Key",
                 "Device",
             ]
@@ -741,6 +766,9 @@ mod tests {
                 DESPECKLE_SIZE,
                 CLIP_BLACK,
                 CLIP_WHITE,
+                MATTE_SHRINK_GROW,
+                MATTE_SOFTNESS,
+                MATTE_GAMMA,
             ]
         );
         assert_eq!(DEVICE_CHILDREN, [DEVICE, GPU_MEMORY_MB, MODEL_FOLDER, INFO]);

@@ -181,11 +181,15 @@ fn render_inner(effect: &ImageEffect, in_args: &PropertySet, inst: &Instance) ->
             let image = Some((&out.image, inputs.bounds));
             write_rgba(&mut out_img.view_mut()?, image, window);
             report(effect, inst, &s, &out, &inputs.source, t0);
-            inst.cache.lock().put(CachedFrame {
-                key,
-                image: out.image,
-                premultiplied: out.premultiplied,
-            });
+            // A frame keyed at a smaller S because device memory ran out is not cached: the next
+            // request for it tries the S asked for again.
+            if !out.stats.degraded {
+                inst.cache.lock().put(CachedFrame {
+                    key,
+                    image: out.image,
+                    premultiplied: out.premultiplied,
+                });
+            }
         }
         Err(EngineError::Aborted) => {}
         Err(e) => {
@@ -296,8 +300,12 @@ fn report(
         .map(|n| format!("; {n}"))
         .collect();
     log(format!(
-        "frame {} keyed in {ms:.0} ms ({}x{}){notes}",
-        s.time, source.width, source.height,
+        "frame {} keyed at S={} ({} screen) in {ms:.0} ms ({}x{}){notes}",
+        s.time,
+        out.stats.size,
+        out.stats.screen.name(),
+        source.width,
+        source.height,
     ));
     if may_set_params_in_render() {
         // The refiner's tile counts go on the info line: the only place a host (and
@@ -307,7 +315,7 @@ fn report(
         let clamped: String = s.notes.iter().map(|n| format!(" | {n}")).collect();
         let info = format!(
             "{} | last frame {ms:.0} ms, refiner tiles {} run / {} skipped{clamped}",
-            engine_call::describe(&s.runtime, s.params.inference_size, s.params.screen),
+            engine_call::describe_params(&s.runtime, &s.params, Some(&out.stats)),
             out.stats.tiles_run,
             out.stats.tiles_skipped
         );

@@ -335,7 +335,7 @@ fn key(
             ));
             let line = format!(
                 "{} | last frame {ms:.0} ms (CUDA images)",
-                engine_call::describe(&s.runtime, s.params.inference_size, s.params.screen)
+                engine_call::describe_params(&s.runtime, &s.params, Some(&info.stats))
             );
             inst.set_info(effect, &line);
         }

@@ -389,6 +389,112 @@ fn blur(img: &[f32], w: usize, h: usize, k: usize, clamp01: bool) -> Vec<f32> {
     .unwrap_or_default()
 }
 
+/// [`gaussian_blur`] (clamped to 0..1 when `clamp01`) with the host's abort polled between groups
+/// of bands; k < 3 copies.
+pub fn gaussian_blur_watched(
+    img: &[f32],
+    (w, h): (usize, usize),
+    k: usize,
+    clamp01: bool,
+    abort: Abort<'_>,
+) -> Result<Vec<f32>, EngineError> {
+    if k < 3 || w == 0 || h == 0 {
+        return Ok(blur(img, w, h, k, clamp01));
+    }
+    blur_rows(w, h, k, clamp01, abort, |y, _: &mut (), row| {
+        row.copy_from_slice(&img[y * w..][..w])
+    })
+}
+
+/// Grey-level `cv2.dilate` (`grow`) or `cv2.erode` with `MORPH_ELLIPSE` of size k on a one-channel
+/// f32 image: the max (min) over the ellipse, pixels outside the image left out (OpenCV's default
+/// border). Each kernel row is a windowed max/min of one image row (van Herk / Gil-Werman: three
+/// comparisons a pixel whatever the width), so a pixel costs O(k); rows in parallel, `abort`
+/// polled between groups of rows.
+pub fn grey_morph(
+    img: &[f32],
+    (w, h): (usize, usize),
+    k: usize,
+    grow: bool,
+    abort: Abort<'_>,
+) -> Result<Vec<f32>, EngineError> {
+    let rows = ellipse_rows(k.max(1));
+    let mut out = vec![0.0f32; w * h];
+    if w == 0 {
+        return Ok(out);
+    }
+    let pick = move |a: f32, b: f32| if grow { a.max(b) } else { a.min(b) };
+    let identity = if grow {
+        f32::NEG_INFINITY
+    } else {
+        f32::INFINITY
+    };
+    in_groups(&mut out, rows_per_poll(w) * w, abort, |first, part| {
+        let y0 = first / w;
+        part.par_chunks_mut(w).enumerate().for_each_init(
+            || (Vec::new(), vec![0.0f32; w]),
+            |(scratch, win), (dy0, o)| {
+                let y = y0 + dy0;
+                o.fill(identity);
+                for &(dy, lo, hi) in &rows {
+                    let yy = y as isize + dy;
+                    if yy < 0 || yy >= h as isize {
+                        continue;
+                    }
+                    let src = &img[yy as usize * w..][..w];
+                    window_extreme(src, (lo, hi), identity, pick, scratch, win);
+                    for (v, m) in o.iter_mut().zip(win.iter()) {
+                        *v = pick(*v, *m);
+                    }
+                }
+            },
+        );
+    })?;
+    Ok(out)
+}
+
+/// `out[x]` = the max/min (`pick`) of `row[x + lo ..= x + hi]` inside the row (van Herk /
+/// Gil-Werman over the row padded with `identity`; `scratch` is reused between calls).
+fn window_extreme(
+    row: &[f32],
+    (lo, hi): (isize, isize),
+    identity: f32,
+    pick: impl Fn(f32, f32) -> f32,
+    scratch: &mut Vec<f32>,
+    out: &mut [f32],
+) {
+    let w = row.len();
+    let width = (hi - lo + 1).max(1) as usize;
+    let pad_l = (-lo).max(0) as usize;
+    let n = pad_l + w + hi.max(0) as usize + width;
+    // padded[i] = row[i - pad_l] (identity outside); prefix/suffix extremes per block of `width`.
+    scratch.clear();
+    scratch.resize(3 * n, identity);
+    let (padded, rest) = scratch.split_at_mut(n);
+    let (prefix, suffix) = rest.split_at_mut(n);
+    padded[pad_l..pad_l + w].copy_from_slice(row);
+    for i in 0..n {
+        prefix[i] = if i % width == 0 {
+            padded[i]
+        } else {
+            pick(prefix[i - 1], padded[i])
+        };
+    }
+    for i in (0..n).rev() {
+        let block_end = i % width == width - 1 || i == n - 1;
+        suffix[i] = if block_end {
+            padded[i]
+        } else {
+            pick(suffix[i + 1], padded[i])
+        };
+    }
+    // Window of output x in padded coordinates: start = x + lo + pad_l.
+    for (x, o) in out.iter_mut().enumerate() {
+        let start = (x as isize + lo + pad_l as isize) as usize;
+        *o = pick(suffix[start], prefix[start + width - 1]);
+    }
+}
+
 /// The horizontal pass of one row: each output sums its taps in kernel order starting from 0 (the
 /// additions of a per-pixel loop), but the loop runs tap by tap over the row so it vectorises.
 fn blur_row_h(kernel: &[f32], row: &[f32], out: &mut [f32]) {
@@ -690,5 +796,39 @@ mod tests {
         let k5 = opencv_gaussian_kernel(5);
         assert!((b[0] - k5[2]).abs() < 1e-6);
         assert!((b[1] - k5[1]).abs() < 1e-6 && (b[2] - k5[0]).abs() < 1e-6);
+    }
+
+    #[test]
+    fn grey_morphology_is_the_max_or_min_over_the_ellipse() {
+        let (w, h) = (23, 17);
+        let img: Vec<f32> = (0..w * h)
+            .map(|i| ((i * 37 + 11) % 29) as f32 / 28.0)
+            .collect();
+        for k in [1, 3, 5, 8, 11] {
+            let rows = ellipse_rows(k);
+            for grow in [true, false] {
+                let got = grey_morph(&img, (w, h), k, grow, Abort::never()).unwrap();
+                for y in 0..h as isize {
+                    for x in 0..w as isize {
+                        let mut want = if grow {
+                            f32::NEG_INFINITY
+                        } else {
+                            f32::INFINITY
+                        };
+                        for &(dy, lo, hi) in &rows {
+                            for dx in lo..=hi {
+                                let (xx, yy) = (x + dx, y + dy);
+                                if xx >= 0 && yy >= 0 && xx < w as isize && yy < h as isize {
+                                    let v = img[yy as usize * w + xx as usize];
+                                    want = if grow { want.max(v) } else { want.min(v) };
+                                }
+                            }
+                        }
+                        let g = got[y as usize * w + x as usize];
+                        assert_eq!(g, want, "k {k} grow {grow} at {x},{y}");
+                    }
+                }
+            }
+        }
     }
 }

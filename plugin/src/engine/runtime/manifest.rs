@@ -35,6 +35,11 @@ pub struct GraphEntry {
     /// The screen colour the graph keys (`"green"` when absent: manifests before screens).
     #[serde(default)]
     pub screen: Option<String>,
+    /// Measured device peak of a whole frame at this coarse graph's S, in MiB (CUDA context,
+    /// sessions, weights and activations; `bench/gpu-memory-pressure.sh` prints it): Quality `Auto`
+    /// reads it (`auto_size.rs`). Absent: an estimate from S.
+    #[serde(default)]
+    pub device_peak_mib: Option<u64>,
     pub inputs: Vec<IoSpec>,
     pub outputs: Vec<IoSpec>,
 }
@@ -150,6 +155,31 @@ impl GraphEntry {
                 screen: other.to_string(),
             }),
         }
+    }
+}
+
+impl Manifest {
+    /// The coarse sizes S for `screen` (the other screen's when it has none), largest first.
+    pub fn coarse_sizes(&self, screen: ScreenColour) -> Vec<usize> {
+        let sizes_for = |want: ScreenColour| -> Vec<usize> {
+            let mut v: Vec<usize> = self
+                .graphs
+                .iter()
+                .filter(|g| g.role == "coarse" && g.screen().is_ok_and(|s| s == want))
+                .filter_map(|g| g.size)
+                .collect();
+            v.sort_unstable_by(|a, b| b.cmp(a));
+            v.dedup();
+            v
+        };
+        let own = sizes_for(screen);
+        if !own.is_empty() {
+            return own;
+        }
+        sizes_for(match screen {
+            ScreenColour::Green => ScreenColour::Blue,
+            ScreenColour::Blue => ScreenColour::Green,
+        })
     }
 }
 

@@ -4,11 +4,13 @@
 //! whether the CUDA provider loads. It knows nothing of the stages that use it.
 
 pub mod arena_stats;
+pub mod auto_size;
 pub mod cuda;
 pub mod environment;
 pub mod files;
 pub mod manifest;
 pub mod model_set;
+pub mod out_of_memory;
 pub mod provider_probe;
 pub mod providers;
 pub mod session;

@@ -11,6 +11,7 @@ use ort::value::ValueType;
 use super::environment::environment;
 use super::files::{self, Stamp};
 use super::manifest::{self, GraphEntry, ManifestError};
+use super::out_of_memory::classify;
 use super::providers::{candidates, provider_lib, Provider, Role, PROBE_GRAPH};
 use super::session::{build, check_io, GraphSource, SessionError};
 use super::shared_arena;
@@ -122,6 +123,26 @@ fn manifest_err(dir: &Path, e: ManifestError) -> EngineError {
             bytes,
         },
     }
+}
+
+/// A GPU provider that ran out of device memory building a session is not a provider that does not
+/// work: the frame's degrade ladder (`engine::degrade`) tries a smaller S on it before the CPU.
+fn out_of_device_memory(p: Provider, text: String, step: &'static str) -> Result<(), EngineError> {
+    match classify(&text) {
+        Some(_) if p.is_gpu() => Err(EngineError::Inference {
+            step,
+            source: ort::Error::new(text),
+        }),
+        _ => Ok(()),
+    }
+}
+
+/// The coarse sizes S the folder has for `screen` (the other screen's when it has none), largest
+/// first; empty when the manifest cannot be read (loading then says why).
+pub fn folder_sizes(rt: &RuntimeConfig, screen: ScreenColour) -> Vec<usize> {
+    manifest::load(&rt.model_dir, Abort::never())
+        .map(|(m, _)| m.coarse_sizes(screen))
+        .unwrap_or_default()
 }
 
 /// Checks the manifest and the graph files for size S without loading ONNX Runtime (for the info line).
@@ -385,7 +406,10 @@ fn try_provider(a: &Attempt<'_>, reads: &mut Reads<'_>, warnings: &mut Vec<Strin
     };
     let coarse = match a.build(reads.graph(&a.choice.coarse)?, Role::Coarse) {
         Ok(s) => s,
-        Err(e) => return Ok(Err(FallBack::failed(a.p, "", e))),
+        Err(e) => {
+            out_of_device_memory(a.p, e.to_string(), "loading the coarse graph")?;
+            return Ok(Err(FallBack::failed(a.p, "", e)));
+        }
     };
     check_io(&coarse, &a.choice.coarse).map_err(a.invalid())?;
     let size = coarse_size(&coarse, &a.choice.coarse).map_err(a.invalid())?;
@@ -462,7 +486,10 @@ fn choose_refiner(
     };
     let s = match a.build(reads.graph(entry)?, Role::Refiner) {
         Ok(s) => s,
-        Err(e) => return Ok(Err(FallBack::failed(a.p, " for the refiner", e))),
+        Err(e) => {
+            out_of_device_memory(a.p, e.to_string(), "loading the refiner")?;
+            return Ok(Err(FallBack::failed(a.p, " for the refiner", e)));
+        }
     };
     check_io(&s, entry).map_err(a.invalid())?;
     Ok(Ok((Some(s), RefinerForm::Portable)))

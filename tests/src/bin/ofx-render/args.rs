@@ -25,10 +25,12 @@ plate.%04d.exr). OUTPUT: a half-float PXR24 EXR, a pattern, or a folder for a se
   --threads N            run on N CPUs (ONNX Runtime and the node's CPU passes)
   --log-json PATH        one JSON line per frame (`-`: stdout)
   --allow-passthrough    frames the node passed through on an error still count as written
+  --allow-degraded       frames keyed at a smaller S or on the CPU (GPU memory ran out) count
+                         as written
   --bundle PATH          the bundle (default: $CORRIDORKEY_BUNDLE, $OFX_PLUGIN_PATH, build/)
 
 exit status: 0 every frame written; 1 bad arguments or input (nothing rendered);
-2 a frame failed or was passed through (named on stderr).";
+2 a frame failed, was passed through or was degraded (named on stderr).";
 
 #[derive(Clone, Debug, Default)]
 pub struct Args {
@@ -46,6 +48,7 @@ pub struct Args {
     pub threads: Option<usize>,
     pub log_json: Option<PathBuf>,
     pub allow_passthrough: bool,
+    pub allow_degraded: bool,
     pub bundle: Option<PathBuf>,
     pub sample_plate: Option<PathBuf>,
     pub demo_plate: Option<PathBuf>,
@@ -92,6 +95,7 @@ pub fn parse(argv: impl IntoIterator<Item = String>) -> Result<Args, String> {
             }
             "--log-json" => a.log_json = Some(need(&mut it, &arg)?.into()),
             "--allow-passthrough" => a.allow_passthrough = true,
+            "--allow-degraded" => a.allow_degraded = true,
             "--bundle" => a.bundle = Some(need(&mut it, &arg)?.into()),
             "--write-sample-plate" => a.sample_plate = Some(need(&mut it, &arg)?.into()),
             "--write-demo-plate" => a.demo_plate = Some(need(&mut it, &arg)?.into()),

@@ -82,6 +82,7 @@ fn run(a: &args::Args) -> Result<bool, String> {
         report.note(&format!("threads: running on {n} CPUs"));
     }
     let (mut passed, mut failed, mut written, mut skipped) = (Vec::new(), Vec::new(), 0, 0);
+    let mut degraded = Vec::new();
     for f in &plan.frames {
         let mut rec = FrameRecord {
             frame: f.frame,
@@ -135,6 +136,11 @@ fn run(a: &args::Args) -> Result<bool, String> {
                 Outcome::Failed(m)
             }
         };
+        // The node's warning when device memory ran out and the frame was keyed at a smaller S or
+        // on the CPU (engine/degrade.rs): written, but not the frame asked for.
+        if rec.warnings.iter().any(|w| w.contains("out of GPU memory")) {
+            degraded.push(f.frame);
+        }
         match &rec.outcome {
             Outcome::Written => written += 1,
             Outcome::PassedThrough(_) => passed.push(f.frame),
@@ -172,5 +178,19 @@ fn run(a: &args::Args) -> Result<bool, String> {
             sequence::list(&failed)
         );
     }
-    Ok(failed.is_empty() && (passed.is_empty() || a.allow_passthrough))
+    if !degraded.is_empty() {
+        let what = if a.allow_degraded {
+            "allowed by --allow-degraded"
+        } else {
+            "--allow-degraded accepts them"
+        };
+        eprintln!(
+            "ofx-render: GPU memory ran out and the node keyed frame{} {} at a smaller size or on the CPU ({what})",
+            if degraded.len() > 1 { "s" } else { "" },
+            sequence::list(&degraded)
+        );
+    }
+    Ok(failed.is_empty()
+        && (passed.is_empty() || a.allow_passthrough)
+        && (degraded.is_empty() || a.allow_degraded))
 }

@@ -76,6 +76,17 @@ impl Cuda {
         })
     }
 
+    /// The total memory of `device` in bytes (`cudaMemGetInfo`'s total: what the card has, not
+    /// what is free now). Makes the device current for the call only.
+    pub fn total_memory(&self, device: i32) -> Result<usize, CudaError> {
+        let _guard = self.use_device(device)?;
+        let (mut free, mut total) = (0usize, 0usize);
+        // SAFETY: valid out pointers for the two size_t results.
+        let code = unsafe { (self.api.mem_get_info)(&mut free, &mut total) };
+        self.check("cudaMemGetInfo", code)?;
+        Ok(total)
+    }
+
     /// What `addr` is. The address is only described, never dereferenced.
     pub fn pointer_info(&self, addr: usize) -> Result<PointerInfo, CudaError> {
         let mut a = RawPointerAttributes {

@@ -86,6 +86,7 @@ pub(super) struct Api {
     pub event_query: unsafe extern "C" fn(RawEvent) -> RawError,
     pub event_synchronize: unsafe extern "C" fn(RawEvent) -> RawError,
     pub event_destroy: unsafe extern "C" fn(RawEvent) -> RawError,
+    pub mem_get_info: unsafe extern "C" fn(*mut usize, *mut usize) -> RawError,
 }
 
 /// A loaded CUDA runtime. Obtained from [`load`]; lives for the rest of the process.
@@ -240,6 +241,7 @@ fn open(path: &Path) -> Result<Cuda, CudaError> {
             event_query: symbol(&lib, &origin, "cudaEventQuery")?,
             event_synchronize: symbol(&lib, &origin, "cudaEventSynchronize")?,
             event_destroy: symbol(&lib, &origin, "cudaEventDestroy")?,
+            mem_get_info: symbol(&lib, &origin, "cudaMemGetInfo")?,
         }
     };
     let mut version = 0;

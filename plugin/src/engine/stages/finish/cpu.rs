@@ -4,6 +4,7 @@
 use rayon::prelude::*;
 
 use super::despeckle::despeckle_mask;
+use super::edges::apply_edges;
 use super::finished::{Finished, OVERRIDE_CORE, OVERRIDE_GARBAGE};
 use super::output::{compose, status_image};
 use crate::engine::abort::Abort;
@@ -144,6 +145,8 @@ pub fn finish(
     let vert = Coefficients::new(s, h, f, support);
     let to_linear = SrgbToLinear::new();
     let despeckle = params.despeckle_px > 0;
+    // Despeckle and the edge controls need the whole resized alpha: then finishing is a second pass.
+    let second_pass = despeckle || params.edges.active();
     let mut rgba = try_vec(w * h * 4, 0.0f32, "the output image")?;
     let mut overrides = try_vec(w * h, 0u8, "the output image")?;
     let band = band_rows(h);
@@ -179,7 +182,7 @@ pub fn finish(
         },
         |(out, flags), yb, y, row| {
             let dst = &mut out[yb * w * 4..][..w * 4];
-            if despeckle {
+            if second_pass {
                 dst.copy_from_slice(row);
             } else {
                 let fl = &mut flags[yb * w..][..w];
@@ -188,18 +191,15 @@ pub fn finish(
         },
         abort,
     )?;
-    if despeckle {
-        let alpha: Vec<f32> = rgba.par_chunks(4).map(|p| p[3].clamp(0.0, 1.0)).collect();
-        let scale = params.render_scale;
-        let mask = despeckle_mask(&alpha, (w, h), params.despeckle_px, scale, abort)?;
-        drop(alpha);
+    if second_pass {
+        let alpha = shaped_alpha(&rgba, (w, h), params, abort)?;
         rgba.par_chunks_mut(w * 4)
             .zip(overrides.par_chunks_mut(w))
-            .zip(mask.par_chunks(w))
+            .zip(alpha.par_chunks(w))
             .enumerate()
-            .for_each(|(y, ((row, flags), m))| {
-                for (p, m) in row.chunks_exact_mut(4).zip(m) {
-                    p[3] = p[3].clamp(0.0, 1.0) * m;
+            .for_each(|(y, ((row, flags), a))| {
+                for (p, a) in row.chunks_exact_mut(4).zip(a) {
+                    p[3] = *a;
                 }
                 // In place: each pixel is read before it is written.
                 let src = row.to_vec();
@@ -212,6 +212,28 @@ pub fn finish(
         rgba,
         overrides,
     })
+}
+
+/// The resized network alpha (in 0..1) after despeckle and the edge controls.
+fn shaped_alpha(
+    rgba: &[f32],
+    (w, h): (usize, usize),
+    params: &KeyParams,
+    abort: Abort<'_>,
+) -> Result<Vec<f32>, EngineError> {
+    let mut alpha: Vec<f32> = rgba.par_chunks(4).map(|p| p[3].clamp(0.0, 1.0)).collect();
+    let scale = params.render_scale;
+    if params.despeckle_px > 0 {
+        let mask = despeckle_mask(&alpha, (w, h), params.despeckle_px, scale, abort)?;
+        alpha
+            .par_iter_mut()
+            .zip(mask.par_iter())
+            .for_each(|(a, m)| *a *= m);
+    }
+    if params.edges.active() {
+        apply_edges(&mut alpha, (w, h), &params.edges, scale, abort)?;
+    }
+    Ok(alpha)
 }
 
 /// The matte without a network (status view with no model): alpha = hint, then the same mattes.
@@ -291,6 +313,7 @@ pub fn status_from_hint(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::engine::contract::EdgeParams;
     use crate::engine::imaging::colour::srgb_to_linear_fast;
     use crate::engine::imaging::resize::resize_rgba;
 
@@ -315,6 +338,14 @@ mod tests {
                 despeckle_mask(&alpha, (w, h), params.despeckle_px, scale, Abort::never()).unwrap();
             for (p, m) in rgba.chunks_mut(4).zip(&mask) {
                 p[3] = p[3].clamp(0.0, 1.0) * m;
+            }
+        }
+        if params.edges.active() {
+            let mut alpha: Vec<f32> = rgba.chunks(4).map(|p| p[3].clamp(0.0, 1.0)).collect();
+            let scale = params.render_scale;
+            apply_edges(&mut alpha, (w, h), &params.edges, scale, Abort::never()).unwrap();
+            for (p, a) in rgba.chunks_mut(4).zip(&alpha) {
+                p[3] = *a;
             }
         }
         let mut overrides = vec![0u8; w * h];
@@ -366,10 +397,18 @@ mod tests {
         for (w, h) in [(97, 53), (40, 40), (40, 71), (23, 40), (300, 7)] {
             let garbage: Vec<f32> = (0..w * h).map(|i| (i % 13 == 0) as u8 as f32).collect();
             let core: Vec<f32> = (0..w * h).map(|i| (i % 17) as f32 / 16.0).collect();
-            for despeckle_px in [0, 30] {
+            let shaped = EdgeParams {
+                shrink_grow_px: -1.0,
+                softness_px: 1.0,
+                gamma: 1.5,
+            };
+            for (despeckle_px, edges) in
+                [(0, None), (30, None), (0, Some(shaped)), (30, Some(shaped))]
+            {
                 for filter in [UpscaleFilter::Lanczos3, UpscaleFilter::Bilinear] {
                     let params = KeyParams {
                         despeckle_px,
+                        edges: edges.unwrap_or_default(),
                         despill: 0.7,
                         clip_black: 0.05,
                         clip_white: 0.9,

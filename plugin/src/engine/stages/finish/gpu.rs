@@ -16,7 +16,7 @@ use crate::engine::stages::refine::gpu::{DeviceRefined, RefinedOnDevice};
 
 /// Whether this frame's finish needs the CPU form (operations the kernels do not have).
 pub fn needs_cpu(params: &KeyParams) -> bool {
-    params.despeckle_px > 0 || params.output == OutputMode::Status
+    params.despeckle_px > 0 || params.edges.active() || params.output == OutputMode::Status
 }
 
 /// The whole stage for a frame, in the requested output mode.
