@@ -232,7 +232,8 @@ fn render_inner(effect: &ImageEffect, in_args: &PropertySet, inst: &Instance) ->
                 // `ofx-render --log-json`) can see how much of the frame the sparse refiner skipped.
                 // Values clamped to their declared range show here too, where a TD looks, not as a
                 // warning badge (a host's own rounding must not flag every frame).
-                let clamped: String = s.notes.iter().map(|n| format!(" | {n}")).collect();
+                // So are the engine's notes (settings it cannot apply as set, substitutions).
+                let clamped: String = notes.iter().map(|n| format!(" | {n}")).collect();
                 let info = format!(
                     "{} | last frame {ms:.0} ms, refiner tiles {} run / {} skipped{clamped}",
                     engine_call::describe(&s.runtime, s.params.inference_size, s.params.screen),
