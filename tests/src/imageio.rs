@@ -336,10 +336,6 @@ pub fn image_size(path: &Path) -> std::result::Result<(usize, usize), String> {
         .ok_or_else(|| format!("{}: no image in the file", path.display()))?;
     let (w, h) = (header.layer_size.width(), header.layer_size.height());
     check_dims(path, w, h)?;
-    exr::meta::MetaData::validate(&meta.headers, false).map_err(|e| err(&e))?;
-    if meta.headers.iter().any(|h| h.deep) {
-        return Err(format!("{}: deep data is not read", path.display()));
-    }
     let table_start = tracked.byte_position() as u64;
     let chunks: usize = meta.headers.iter().map(|h| h.chunk_count).sum();
     // Each chunk has an 8-byte table entry: a table that cannot fit is a lying header.
@@ -348,6 +344,10 @@ pub fn image_size(path: &Path) -> std::result::Result<(usize, usize), String> {
             "{}: truncated ({len} bytes cannot hold the offset table of {chunks} chunks)",
             path.display()
         ));
+    }
+    exr::meta::MetaData::validate(&meta.headers, false).map_err(|e| err(&e))?;
+    if meta.headers.iter().any(|h| h.deep) {
+        return Err(format!("{}: deep data is not read", path.display()));
     }
     let mut peek = exr::io::PeekRead::new(&mut tracked);
     let tables =
