@@ -417,13 +417,13 @@ mod tests {
                 .notes
         };
         let ok = ChromaKeyParams::default();
-        assert!(note_of(ok.clone()).is_empty());
+        assert!(note_of(ok).is_empty());
         let inverted = ChromaKeyParams {
             hue_min: 100.0,
             hue_max: 40.0,
             ..ok
         };
-        let notes = note_of(inverted.clone());
+        let notes = note_of(inverted);
         assert!(
             notes
                 .iter()
