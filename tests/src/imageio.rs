@@ -4,10 +4,18 @@
 //!
 //! Every file is written to a hidden temporary file in the destination folder, synced and renamed
 //! into place, so a killed writer never leaves a half-written frame under the final name.
+//!
+//! Every file is read through [`open_regular`] (regular files only, never a blocking open), and
+//! its size comes from its header, checked against the plugin's limits and the file's length,
+//! before any pixel buffer is allocated.
 
+use crate::fileguard::{check_dims, open_regular};
+use crate::tempfiles;
 use exr::prelude::*;
+use std::ffi::OsString;
 use std::fs::File;
-use std::io::{BufWriter, Write};
+use std::io::{BufReader, BufWriter, Read, Seek, SeekFrom, Write};
+use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
 
 /// An RGBA f32 image, rows bottom-up.
@@ -43,10 +51,15 @@ fn is_png(path: &Path) -> bool {
 
 /// Reads an EXR (linear, as stored) or a PNG (sRGB-decoded to linear unless `keep_srgb`).
 pub fn read_image(path: &Path, keep_srgb: bool) -> std::result::Result<Rgba, String> {
+    image_size(path)?;
     if is_png(path) {
-        let img = image::open(path)
-            .map_err(|e| format!("{}: {e}", path.display()))?
-            .to_rgba32f();
+        let img = image::ImageReader::with_format(
+            BufReader::new(open_regular(path)?),
+            image::ImageFormat::Png,
+        )
+        .decode()
+        .map_err(|e| format!("{}: {e}", path.display()))?
+        .to_rgba32f();
         let (w, h) = (img.width() as usize, img.height() as usize);
         let src = img.into_raw();
         let mut data = vec![0f32; w * h * 4];
@@ -67,22 +80,27 @@ pub fn read_image(path: &Path, keep_srgb: bool) -> std::result::Result<Rgba, Str
             data,
         });
     }
-    let img = read_first_rgba_layer_from_file(
-        path,
-        |res, _| {
-            (
-                res.width(),
-                res.height(),
-                vec![0f32; res.width() * res.height() * 4],
-            )
-        },
-        |(w, h, px): &mut (usize, usize, Vec<f32>), pos, (r, g, b, a): (f32, f32, f32, f32)| {
-            let row = *h - 1 - pos.y();
-            let i = (row * *w + pos.x()) * 4;
-            px[i..i + 4].copy_from_slice(&[r, g, b, a]);
-        },
-    )
-    .map_err(|e| format!("{}: {e}", path.display()))?;
+    let img = read()
+        .no_deep_data()
+        .largest_resolution_level()
+        .rgba_channels(
+            |res: Vec2<usize>, _: &RgbaChannels| {
+                (
+                    res.width(),
+                    res.height(),
+                    vec![0f32; res.width() * res.height() * 4],
+                )
+            },
+            |(w, h, px): &mut (usize, usize, Vec<f32>), pos, (r, g, b, a): (f32, f32, f32, f32)| {
+                let row = *h - 1 - pos.y();
+                let i = (row * *w + pos.x()) * 4;
+                px[i..i + 4].copy_from_slice(&[r, g, b, a]);
+            },
+        )
+        .first_valid_layer()
+        .all_attributes()
+        .from_buffered(BufReader::new(open_regular(path)?))
+        .map_err(|e| format!("{}: {e}", path.display()))?;
     let (w, h, data) = img.layer_data.channel_data.pixels;
     Ok(Rgba {
         width: w,
@@ -141,13 +159,29 @@ impl HalfClamp {
     }
 }
 
-/// The hidden temporary file a write goes to before it is renamed to `path`.
+/// Longest file name (bytes) Linux file systems take.
+const NAME_MAX: usize = 255;
+
+/// The hidden temporary file a write goes to before it is renamed to `path`: `.NAME.partial`, or,
+/// where that would pass NAME_MAX, `.ck-HASH.partial` (a stable hash of the name), so every name
+/// the file system takes can be written.
 pub fn partial_path(path: &Path) -> PathBuf {
-    let name = path
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_default();
-    path.with_file_name(format!(".{name}.partial"))
+    let name = path.file_name().unwrap_or_default();
+    let mut tmp = OsString::from(".");
+    if name.len() + ".partial".len() < NAME_MAX {
+        tmp.push(name);
+    } else {
+        // FNV-1a: stable across runs and builds, so a later run finds an earlier run's leftover.
+        let hash = name
+            .as_bytes()
+            .iter()
+            .fold(0xcbf2_9ce4_8422_2325_u64, |h, b| {
+                (h ^ u64::from(*b)).wrapping_mul(0x0100_0000_01b3)
+            });
+        tmp.push(format!("ck-{hash:016x}"));
+    }
+    tmp.push(".partial");
+    path.with_file_name(tmp)
 }
 
 /// Writes through `write` into [`partial_path`], syncs it and renames it to `path`.
@@ -157,7 +191,7 @@ pub fn write_atomic(
 ) -> std::result::Result<(), String> {
     let tmp = partial_path(path);
     let result = (|| {
-        let file = File::create(&tmp).map_err(|e| format!("{}: {e}", tmp.display()))?;
+        let file = tempfiles::create(&tmp).map_err(|e| format!("{}: {e}", tmp.display()))?;
         let mut w = BufWriter::new(&file);
         write(&mut w)?;
         w.flush().map_err(|e| format!("{}: {e}", tmp.display()))?;
@@ -169,6 +203,7 @@ pub fn write_atomic(
     if result.is_err() {
         let _ = std::fs::remove_file(&tmp);
     }
+    tempfiles::forget(&tmp);
     result
 }
 
@@ -251,13 +286,14 @@ pub type Channels = Vec<(String, Vec<f32>)>;
 
 /// Every channel of an EXR's first part, with its width and height.
 pub fn read_exr_channels(path: &Path) -> std::result::Result<(usize, usize, Channels), String> {
+    image_size(path)?;
     let image = read()
         .no_deep_data()
         .largest_resolution_level()
         .all_channels()
         .first_valid_layer()
         .all_attributes()
-        .from_file(path)
+        .from_buffered(BufReader::new(open_regular(path)?))
         .map_err(|e| format!("{}: {e}", path.display()))?;
     let layer = image.layer_data;
     let (w, h) = (layer.size.width(), layer.size.height());
@@ -277,20 +313,73 @@ pub fn read_exr_channels(path: &Path) -> std::result::Result<(usize, usize, Chan
     Ok((w, h, channels))
 }
 
-/// Width and height from an EXR header (data window) or a PNG header, without decoding pixels.
+/// Width and height from an EXR header (data window) or a PNG header, without decoding pixels,
+/// within the plugin's size limits. For an EXR the offset table is read too: the table must fit in
+/// the file and its last chunk must end inside it, so a truncated file is found here, not when the
+/// frame renders.
 pub fn image_size(path: &Path) -> std::result::Result<(usize, usize), String> {
+    let file = open_regular(path)?;
+    let err = |e: &dyn std::fmt::Display| format!("{}: {e}", path.display());
     if is_png(path) {
-        let (w, h) =
-            image::image_dimensions(path).map_err(|e| format!("{}: {e}", path.display()))?;
+        let (w, h) = image::ImageReader::with_format(BufReader::new(file), image::ImageFormat::Png)
+            .into_dimensions()
+            .map_err(|e| err(&e))?;
+        check_dims(path, w as usize, h as usize)?;
         return Ok((w as usize, h as usize));
     }
-    let meta = exr::meta::MetaData::read_from_file(path, false)
-        .map_err(|e| format!("{}: {e}", path.display()))?;
+    let len = file.metadata().map_err(|e| err(&e))?.len();
+    let mut tracked = exr::io::Tracking::new(BufReader::new(file));
+    let meta = exr::meta::MetaData::read_from_buffered(&mut tracked, false).map_err(|e| err(&e))?;
     let header = meta
         .headers
         .first()
         .ok_or_else(|| format!("{}: no image in the file", path.display()))?;
-    Ok((header.layer_size.width(), header.layer_size.height()))
+    let (w, h) = (header.layer_size.width(), header.layer_size.height());
+    check_dims(path, w, h)?;
+    let table_start = tracked.byte_position() as u64;
+    let chunks: usize = meta.headers.iter().map(|h| h.chunk_count).sum();
+    // Each chunk has an 8-byte table entry: a table that cannot fit is a lying header.
+    if (chunks as u64).saturating_mul(8) > len.saturating_sub(table_start) {
+        return Err(format!(
+            "{}: truncated ({len} bytes cannot hold the offset table of {chunks} chunks)",
+            path.display()
+        ));
+    }
+    exr::meta::MetaData::validate(&meta.headers, false).map_err(|e| err(&e))?;
+    if meta.headers.iter().any(|h| h.deep) {
+        return Err(format!("{}: deep data is not read", path.display()));
+    }
+    let mut peek = exr::io::PeekRead::new(&mut tracked);
+    let tables =
+        exr::meta::MetaData::read_offset_tables(&mut peek, &meta.headers).map_err(|e| err(&e))?;
+    let last = tables.iter().flatten().copied().max().unwrap_or(0);
+    if last >= len {
+        return Err(format!(
+            "{}: truncated ({len} bytes, a chunk starts at {last})",
+            path.display()
+        ));
+    }
+    // The chunk that starts last must end inside the file: [part], coordinates, byte count, data.
+    let multipart = meta.headers.len() > 1;
+    let coords = match header.blocks {
+        exr::meta::BlockDescription::ScanLines => 4,
+        exr::meta::BlockDescription::Tiles(_) => 16,
+    };
+    let at = last + if multipart { 4 } else { 0 } + coords;
+    let mut f = open_regular(path)?;
+    let mut size = [0u8; 4];
+    f.seek(SeekFrom::Start(at))
+        .and_then(|_| f.read_exact(&mut size))
+        .map_err(|_| format!("{}: truncated (its last chunk is cut off)", path.display()))?;
+    let size = u64::from(u32::from_le_bytes(size));
+    if at + 4 + size > len {
+        return Err(format!(
+            "{}: truncated ({len} bytes, its last chunk ends at byte {})",
+            path.display(),
+            at + 4 + size
+        ));
+    }
+    Ok((w, h))
 }
 
 /// An 8-bit sRGB PNG of linear RGB rows (bottom-up) with `channels` per pixel, top-down.
@@ -316,6 +405,36 @@ pub fn srgb8(data: &[f32], w: usize, h: usize, channels: usize) -> image::RgbIma
 pub fn write_png(path: &Path, img: &image::RgbImage) -> std::result::Result<(), String> {
     write_atomic(path, |out| {
         img.write_to(out, image::ImageFormat::Png)
+            .map_err(|e| format!("{}: {e}", path.display()))
+    })
+}
+
+/// Writes a 16-bit RGBA PNG of a linear image: sRGB-encoded colour, linear alpha, values as the
+/// image holds them (a premultiplied key stays premultiplied). The `-o out.png` output.
+pub fn write_png_rgba16(path: &Path, img: &Rgba) -> std::result::Result<(), String> {
+    let (w, h) = (img.width, img.height);
+    if w == 0 || h == 0 || img.data.len() != w * h * 4 {
+        return Err(format!(
+            "{}: empty or mis-sized image ({w}x{h})",
+            path.display()
+        ));
+    }
+    let mut buf = image::ImageBuffer::<image::Rgba<u16>, Vec<u16>>::new(w as u32, h as u32);
+    let q = |v: f32| (v.clamp(0.0, 1.0) * 65535.0).round() as u16;
+    for (y, row) in buf.rows_mut().enumerate() {
+        let src = &img.data[(h - 1 - y) * w * 4..(h - y) * w * 4];
+        for (px, p) in row.zip(src.chunks_exact(4)) {
+            let a = if p[3].is_nan() { 0.0 } else { p[3] };
+            px.0 = [
+                q(linear_to_srgb(p[0])),
+                q(linear_to_srgb(p[1])),
+                q(linear_to_srgb(p[2])),
+                q(a),
+            ];
+        }
+    }
+    write_atomic(path, |out| {
+        buf.write_to(out, image::ImageFormat::Png)
             .map_err(|e| format!("{}: {e}", path.display()))
     })
 }

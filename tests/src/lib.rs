@@ -7,9 +7,11 @@
 
 pub mod cuda_images;
 pub mod demo_plate;
+pub mod fileguard;
 pub mod imageio;
 pub mod pair;
 pub mod synthetic;
+pub mod tempfiles;
 
 pub use cuda_images::{cuda_unavailable, CudaRun, ImageMemory, RenderTimes};
 use cuda_images::{ms_since, DeviceRender};

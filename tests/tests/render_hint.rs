@@ -288,3 +288,42 @@ fn missing_model_folder_passes_the_source_through_with_a_persistent_message() {
         "message kind {m:?}"
     );
 }
+
+/// Issue 26: settings the node cannot apply as set are said on the info line (and in the log),
+/// not silently ignored: clip points with black >= white, and an inverted built-in hue window.
+#[test]
+fn settings_that_cannot_apply_are_said_on_the_info_line() {
+    let plugin = Plugin::shared();
+    let p = plate(64, 48, 0);
+    let inst = keyed(plugin, GENERAL, &p, SHOW_HINT);
+    inst.set_int("hintSource", HINT_BUILTIN).unwrap();
+    let info = |inst: &ofx_test_host::Instance<'_>| match inst
+        .effect()
+        .params()
+        .get("info")
+        .unwrap()
+        .value()
+    {
+        ofx_test_host::ParamValue::Str(s) => s,
+        v => panic!("info is {v:?}"),
+    };
+    render(&inst, 0.0);
+    let fine = info(&inst);
+    assert!(
+        !fine.contains("clipBlack") && !fine.contains("hintHueMin"),
+        "{fine}"
+    );
+    inst.set_double("clipBlack", 0.6).unwrap();
+    inst.set_double("clipWhite", 0.4).unwrap();
+    inst.set_double("hintHueMin", 100.0).unwrap();
+    inst.set_double("hintHueMax", 40.0).unwrap();
+    let out = render(&inst, 1.0);
+    let said = info(&inst);
+    assert!(said.contains("clipBlack 0.6 >= clipWhite 0.4"), "{said}");
+    assert!(said.contains("hintHueMin 100 > hintHueMax 40"), "{said}");
+    // And it does what it says: the inverted window finds no screen.
+    assert!(
+        channel(&out, 0).iter().all(|v| *v > 0.99),
+        "an inverted window keyed some screen"
+    );
+}

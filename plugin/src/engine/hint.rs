@@ -40,9 +40,24 @@ pub fn plan<'a>(
                     "the built-in key's erode/blur kernels are limited to {MAX_KERNEL_PX} pixels"
                 ));
             }
+            // An inverted window matches no hue (both paths test min <= h <= max): said, so a
+            // hint that keys everything as foreground is not a silent mystery.
+            let window = p.for_screen(params.screen);
+            if window.hue_min > window.hue_max {
+                report.note(inverted_hue_note(p));
+            }
             HintPlan::ChromaKey
         }
     }
+}
+
+/// The note for a built-in key whose hue window is inverted (hintHueMin > hintHueMax).
+pub fn inverted_hue_note(p: &ChromaKeyParams) -> String {
+    format!(
+        "hintHueMin {:.0} > hintHueMax {:.0}: the built-in key's hue window is empty, so it finds \
+         no screen and keys everything as foreground",
+        p.hue_min, p.hue_max
+    )
 }
 
 /// The planned hint on the CPU, polling the host's abort in the long loops.
@@ -417,5 +432,55 @@ mod tests {
             ..p
         };
         assert_eq!(wide.for_screen(ScreenColour::Blue).hue_max, 180.0);
+    }
+
+    #[test]
+    fn an_inverted_hue_window_is_noted_and_keys_no_screen() {
+        let note_of = |chroma: ChromaKeyParams| {
+            let params = KeyParams {
+                hint_source: HintSource::ChromaKey,
+                chroma,
+                ..Default::default()
+            };
+            let mut report = FrameReport::default();
+            assert!(matches!(
+                plan(&params, None, &mut report),
+                HintPlan::ChromaKey
+            ));
+            report
+                .into_output(
+                    RgbaImage::new(1, 1),
+                    crate::engine::contract::OutputMode::Premultiplied,
+                )
+                .notes
+        };
+        let ok = ChromaKeyParams::default();
+        assert!(note_of(ok).is_empty());
+        let inverted = ChromaKeyParams {
+            hue_min: 100.0,
+            hue_max: 40.0,
+            ..ok
+        };
+        let notes = note_of(inverted);
+        assert!(
+            notes
+                .iter()
+                .any(|n| n.contains("hintHueMin 100 > hintHueMax 40")),
+            "{notes:?}"
+        );
+        // What the note says is what happens: a green screen pixel is not keyed out.
+        let mut img = RgbaImage::new(4, 1);
+        for px in img.data.chunks_exact_mut(4) {
+            px.copy_from_slice(&[0.1, 0.7, 0.15, 1.0]);
+        }
+        let screen = ChromaKeyParams {
+            erode_px: 0.0,
+            blur_px: 0.0,
+            ..inverted
+        };
+        let hint = chroma_key(&img, InputColour::Srgb, &screen, 1.0, Abort::never())
+            .unwrap()
+            .0;
+        assert!(hint.iter().all(|v| *v == 1.0), "{hint:?}");
     }
 }

@@ -94,6 +94,11 @@ pub fn check(input: &FrameInput<'_>, params: &KeyParams) -> Result<(), EngineErr
     Ok(())
 }
 
+/// The note for clip points that cannot clip (clipBlack >= clipWhite).
+pub fn clip_off_note(black: f32, white: f32) -> String {
+    format!("clipBlack {black} >= clipWhite {white}: the matte is not clipped (clip needs white > black)")
+}
+
 /// Replaces non-finite values, brings the plate into the network's domain and plans the hint (a
 /// clip hint is brought into its domain here, a computed one when it is computed). Call after
 /// [`check`].
@@ -128,6 +133,10 @@ pub fn clean<'a>(
         report.note(format!(
             "{clamped} plate pixels were beyond the model's range (|value| > {bound:.0}) and were clamped"
         ));
+    }
+    if params.clip_black >= params.clip_white {
+        // The finish stage clips only when white > black (both paths): said, not silently off.
+        report.note(clip_off_note(params.clip_black, params.clip_white));
     }
     abort.check()?;
     let hint_plan = match hint::plan(params, hint_clip, report) {

@@ -286,7 +286,7 @@ params! {
         doc "",
         def group(c(GROUP_BUILTIN_HINT, "Built-in hint", "The HSV key of the screen colour, used when no hint clip is available.", None), false);
     HINT_HUE_MIN = "hintHueMin", field hue_min: f64, page Key, cache Params,
-        doc "OpenCV 8-bit HSV hue",
+        doc "OpenCV 8-bit HSV hue. `hintHueMin` > `hintHueMax` is an empty window: the built-in key finds no screen (all foreground), and the info line and log say so",
         def dbl(c(HINT_HUE_MIN, "Hue min", "Lowest screen hue (OpenCV 8-bit HSV scale, 0..180).", HINT_GROUP), 35.0, 0.0, 180.0, 0.0, 180.0, 1, 1.0);
     HINT_HUE_MAX = "hintHueMax", field hue_max: f64, page Key, cache Params,
         doc "",
@@ -340,7 +340,7 @@ params! {
         doc "px at full res",
         def int(c(DESPECKLE_SIZE, "Despeckle size", "Islands smaller than this many pixels (at full resolution) are removed.", MATTE_PARENT), 400, 1, 100000, 1, 5000);
     CLIP_BLACK = "clipBlack", field clip_black: f64, page Key, cache Params,
-        doc "",
+        doc "The matte is clipped only when `clipWhite` > `clipBlack`; otherwise it is left as is, and the info line and log say so",
         def dbl(c(CLIP_BLACK, "Clip black", "Matte values at or below this become 0.", MATTE_PARENT), 0.0, 0.0, 1.0, 0.0, 1.0, 3, 0.01);
     CLIP_WHITE = "clipWhite", field clip_white: f64, page Key, cache Params,
         doc "",

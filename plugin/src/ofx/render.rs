@@ -312,7 +312,13 @@ fn report(
         // `ofx-render --log-json`) can see how much of the frame the sparse refiner skipped.
         // Values clamped to their declared range show here too, where a TD looks, not as a
         // warning badge (a host's own rounding must not flag every frame).
-        let clamped: String = s.notes.iter().map(|n| format!(" | {n}")).collect();
+        // So are the engine's notes (settings it cannot apply as set, substitutions).
+        let clamped: String = s
+            .notes
+            .iter()
+            .chain(&out.notes)
+            .map(|n| format!(" | {n}"))
+            .collect();
         let info = format!(
             "{} | last frame {ms:.0} ms, refiner tiles {} run / {} skipped{clamped}",
             engine_call::describe_params(&s.runtime, &s.params, Some(&out.stats)),

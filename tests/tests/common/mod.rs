@@ -147,6 +147,47 @@ pub mod cli {
         }
     }
 
+    /// [`run`], but a child still running after `secs` is killed and the test fails (a hang is a
+    /// failure to report, not a CI timeout).
+    pub fn run_within(c: &mut Command, secs: u64) -> Run {
+        use std::io::Read;
+        use std::process::Stdio;
+        let mut child = c
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("ofx-render runs");
+        let (mut out, mut err) = (child.stdout.take().unwrap(), child.stderr.take().unwrap());
+        let out = std::thread::spawn(move || {
+            let mut s = Vec::new();
+            let _ = out.read_to_end(&mut s);
+            s
+        });
+        let err = std::thread::spawn(move || {
+            let mut s = Vec::new();
+            let _ = err.read_to_end(&mut s);
+            s
+        });
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(secs);
+        let status = loop {
+            if let Some(st) = child.try_wait().unwrap() {
+                break st;
+            }
+            if std::time::Instant::now() > deadline {
+                let _ = child.kill();
+                let _ = child.wait();
+                panic!("{c:?} still running after {secs} s (hung)");
+            }
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        };
+        Run {
+            code: status.code(),
+            stdout: String::from_utf8_lossy(&out.join().unwrap()).into_owned(),
+            stderr: String::from_utf8_lossy(&err.join().unwrap()).into_owned(),
+        }
+    }
+
     pub fn ok(c: &mut Command) -> Run {
         let r = run(c);
         assert_eq!(r.code, Some(0), "ofx-render failed: {}", r.text());

@@ -1,5 +1,6 @@
 //! `--frames`: frame numbers as a farm writes them. `1001`, `1001-1100`, `1001-1100x2` (every
-//! second frame), and comma-separated lists of those (`1-10,20,30-40x5`).
+//! second frame), and comma-separated lists of those (`1-10,20,30-40x5`). Frame numbers may be
+//! negative: `-5`, `-10--1`, `-3-3`.
 
 /// No job renders more frames than this; a typo like `1-1000000000` is refused before anything
 /// is allocated.
@@ -20,13 +21,21 @@ pub fn parse(spec: &str) -> Result<Vec<i64>, String> {
         };
         let num = |t: &str| -> Result<i64, String> {
             let t = t.trim();
-            if t.is_empty() || !t.bytes().all(|b| b.is_ascii_digit()) {
+            let digits = t.strip_prefix('-').unwrap_or(t);
+            if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
                 return Err(bad(&format!("{t:?} is not a frame number")));
             }
             t.parse().map_err(|_| bad(&format!("{t} is too large")))
         };
-        let (first, last) = match range.split_once('-') {
-            Some((a, b)) => (num(a)?, num(b)?),
+        // The range's dash is the first one after the first number's own sign.
+        let range = range.trim();
+        let dash = range
+            .char_indices()
+            .skip(1)
+            .find(|&(_, c)| c == '-')
+            .map(|(i, _)| i);
+        let (first, last) = match dash {
+            Some(i) => (num(&range[..i])?, num(&range[i + 1..])?),
             None => {
                 let f = num(range)?;
                 (f, f)
@@ -42,8 +51,8 @@ pub fn parse(spec: &str) -> Result<Vec<i64>, String> {
         if step < 1 {
             return Err(bad("the step must be at least 1"));
         }
-        let count = ((last - first) / step + 1) as u64;
-        if frames.len() as u64 + count > MAX_FRAMES as u64 {
+        let count = (last.abs_diff(first) / step as u64).saturating_add(1);
+        if (frames.len() as u64).saturating_add(count) > MAX_FRAMES as u64 {
             return Err(bad(&format!("selects more than {MAX_FRAMES} frames")));
         }
         frames.extend((0..count as i64).map(|i| first + i * step));
@@ -70,6 +79,9 @@ mod tests {
             vec![1, 10, 11, 12, 40, 45, 50]
         );
         assert_eq!(parse("3-3").unwrap(), vec![3]);
+        assert_eq!(parse("-2").unwrap(), vec![-2]);
+        assert_eq!(parse("-3--1").unwrap(), vec![-3, -2, -1]);
+        assert_eq!(parse("-1-1").unwrap(), vec![-1, 0, 1]);
     }
 
     #[test]
@@ -79,7 +91,9 @@ mod tests {
             ("1-10x0", "step"),
             ("", "empty"),
             ("a-b", "not a frame number"),
-            ("-5", "not a frame number"),
+            ("--5", "not a frame number"),
+            ("-", "not a frame number"),
+            ("-9223372036854775808-9223372036854775807", "more than"),
             ("1-", "not a frame number"),
             ("1,,2", "not a frame number"),
             ("0-99999999999", "more than"),

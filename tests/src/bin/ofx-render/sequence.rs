@@ -1,9 +1,14 @@
 //! Where each frame's files are: single files, folders of frames, and numbered patterns
 //! (`plate.####.exr`: four digits, zero-padded; `plate.%04d.exr` the same in printf style; `%d` and
-//! `#` unpadded). Frame numbers wider than the padding are written in full, as printf does.
+//! `#` unpadded). Frame numbers wider than the padding are written in full, as printf does, and
+//! negative frames as printf writes them (`-001` for -1 at width 4). The padding is at most
+//! [`MAX_WIDTH`] digits (no frame number is wider); a wider one is refused by name.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
+
+/// Widest zero padding a pattern may ask for (an i64 frame number has at most 20 characters).
+pub const MAX_WIDTH: usize = 20;
 
 /// A file name with one frame-number placeholder.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -22,7 +27,12 @@ impl Pattern {
             return Ok(None);
         };
         let hashes: Vec<usize> = name.match_indices('#').map(|(i, _)| i).collect();
-        let printf = find_printf(name);
+        let printf = find_printf(name).transpose().map_err(|w| {
+            format!(
+                "{}: a {w}-digit padding (at most {MAX_WIDTH})",
+                path.display()
+            )
+        })?;
         let (start, end, width) = match (hashes.first(), printf) {
             (None, None) => return Ok(None),
             (Some(_), Some(_)) => {
@@ -33,6 +43,12 @@ impl Pattern {
                 if hashes[run - 1] - first + 1 != run {
                     return Err(format!(
                         "{}: more than one run of # (one frame number per name)",
+                        path.display()
+                    ));
+                }
+                if run > MAX_WIDTH {
+                    return Err(format!(
+                        "{}: a {run}-digit padding (at most {MAX_WIDTH})",
                         path.display()
                     ));
                 }
@@ -65,21 +81,18 @@ impl Pattern {
         ))
     }
 
-    /// The frame number a file name stands for, if it fits the pattern.
+    /// The frame number a file name stands for, if it fits the pattern: exactly the name
+    /// [`Pattern::path`] gives that frame (padding, sign and all), so no file maps to two frames.
     pub fn frame_of(&self, name: &str) -> Option<i64> {
         let digits = name
             .strip_prefix(&self.prefix)?
             .strip_suffix(&self.suffix)?;
-        if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
+        let unsigned = digits.strip_prefix('-').unwrap_or(digits);
+        if unsigned.is_empty() || !unsigned.bytes().all(|b| b.is_ascii_digit()) {
             return None;
         }
-        let padded_ok = if digits.len() == self.width.max(1) {
-            true
-        } else {
-            // Wider than the padding only without leading zeros (printf never writes those).
-            digits.len() > self.width.max(1) && !digits.starts_with('0')
-        };
-        padded_ok.then(|| digits.parse().ok()).flatten()
+        let frame: i64 = digits.parse().ok()?;
+        (format!("{frame:0width$}", width = self.width) == digits).then_some(frame)
     }
 
     /// The frames present on disk.
@@ -112,8 +125,9 @@ impl Pattern {
     }
 }
 
-/// `%d` or `%0Nd` (or `%Nd`) in `s`: (start, end, width).
-fn find_printf(s: &str) -> Option<(usize, usize, usize)> {
+/// `%d` or `%0Nd` (or `%Nd`) in `s`: (start, end, width), or Err(width text) when the width is
+/// over [`MAX_WIDTH`].
+fn find_printf(s: &str) -> Option<Result<(usize, usize, usize), String>> {
     let b = s.as_bytes();
     let mut i = 0;
     while i < b.len() {
@@ -123,8 +137,12 @@ fn find_printf(s: &str) -> Option<(usize, usize, usize)> {
                 j += 1;
             }
             if j < b.len() && b[j] == b'd' {
-                let width = s[i + 1..j].parse().unwrap_or(0);
-                return Some((i, j + 1, width));
+                let text = &s[i + 1..j];
+                return Some(match text.parse::<usize>() {
+                    Ok(w) if w <= MAX_WIDTH => Ok((i, j + 1, w)),
+                    _ if text.is_empty() => Ok((i, j + 1, 0)),
+                    _ => Err(text.trim_start_matches('0').to_owned()),
+                });
             }
         }
         i += 1;
@@ -347,6 +365,20 @@ mod tests {
         assert!(Pattern::parse(Path::new("a.##.b.##.exr")).is_err());
         assert!(Pattern::parse(Path::new("a.##.%02d.exr")).is_err());
         assert!(Pattern::parse(Path::new("a.%02d.%02d.exr")).is_err());
+        // Negative frames, as printf writes them, round-trip; nothing maps to two frames.
+        assert_eq!(p.path(-1), Path::new("shots/plate.-001.exr"));
+        assert_eq!(p.frame_of("plate.-001.exr"), Some(-1));
+        assert_eq!(p.frame_of("plate.-0001.exr"), None);
+        assert_eq!(p.frame_of("plate.-000.exr"), None);
+        assert_eq!(u.frame_of("f_-3.png"), Some(-3));
+        // Absurd widths are refused by name, never handed to the formatter.
+        for bad in ["a.%070000d.exr", "a.%099999999999999999999999d.exr"] {
+            let e = Pattern::parse(Path::new(bad)).unwrap_err();
+            assert!(e.contains("padding"), "{e}");
+        }
+        let e = Pattern::parse(Path::new(&format!("a.{}.exr", "#".repeat(21)))).unwrap_err();
+        assert!(e.contains("21-digit"), "{e}");
+        assert!(Pattern::parse(Path::new("a.%020d.exr")).unwrap().is_some());
     }
 
     #[test]

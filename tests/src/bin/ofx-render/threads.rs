@@ -5,12 +5,18 @@
 //! process's affinity is narrowed to N of the CPUs it was allowed (like `taskset`), and
 //! `RAYON_NUM_THREADS` is set, before the bundle is loaded and before any thread exists. On a
 //! shared farm node whose scheduler already pins jobs, leave `--threads` off: the node follows the
-//! scheduler's mask.
+//! scheduler's mask. N over the CPUs the process may use is capped at them (and said so): more
+//! threads than CPUs only makes every frame slower.
 
-/// Limits this process to `n` CPUs; returns the CPU count the node will now see.
-pub fn limit(n: usize) -> Result<usize, String> {
-    // Edition 2021: set_var is safe; it runs first thing in main, before any other thread.
-    std::env::set_var("RAYON_NUM_THREADS", n.to_string());
+/// The CPUs the node will use.
+pub struct Cpus {
+    pub count: usize,
+    /// What `--threads` asked for, when that was more than the CPUs there are.
+    pub capped_from: Option<usize>,
+}
+
+/// Limits this process to `n` CPUs (at most the ones it may use).
+pub fn limit(n: usize) -> Result<Cpus, String> {
     // SAFETY: cpu_set_t is plain bits; zeroed is a valid empty set.
     let mut set: libc::cpu_set_t = unsafe { std::mem::zeroed() };
     let size = std::mem::size_of::<libc::cpu_set_t>();
@@ -25,6 +31,10 @@ pub fn limit(n: usize) -> Result<usize, String> {
         // SAFETY: `i` < CPU_SETSIZE, within the set.
         .filter(|&i| unsafe { libc::CPU_ISSET(i, &set) })
         .collect();
+    let capped_from = (n > allowed.len()).then_some(n);
+    let n = n.min(allowed.len()).max(1);
+    // Edition 2021: set_var is safe; it runs first thing in main, before any other thread.
+    std::env::set_var("RAYON_NUM_THREADS", n.to_string());
     if n < allowed.len() {
         // SAFETY: as above.
         let mut narrow: libc::cpu_set_t = unsafe { std::mem::zeroed() };
@@ -41,5 +51,8 @@ pub fn limit(n: usize) -> Result<usize, String> {
             ));
         }
     }
-    Ok(std::thread::available_parallelism().map_or(1, |c| c.get()))
+    Ok(Cpus {
+        count: std::thread::available_parallelism().map_or(1, |c| c.get()),
+        capped_from,
+    })
 }

@@ -3,10 +3,10 @@
 
 use crate::contact_sheet::contact_sheet;
 use crate::node::Rendered;
-use crate::plan::FramePlan;
+use crate::plan::{Format, FramePlan};
 use crate::views;
 use ofx_test_host::imageio::{
-    write_exr, write_exr_layers, write_png, write_png_preview, HalfClamp, Rgba,
+    write_exr, write_exr_layers, write_png, write_png_preview, write_png_rgba16, HalfClamp, Rgba,
 };
 
 /// What `--layers` and `--views` need besides the key.
@@ -60,7 +60,10 @@ pub fn frame(plan: &FramePlan, r: &Rendered, x: Extras) -> Result<Vec<String>, S
             .iter()
             .all(|n| plan.views.iter().any(|v| v.0 == *n)));
     }
-    let clamp: HalfClamp = if x.layers {
+    let clamp: HalfClamp = if plan.format == Format::Png {
+        write_png_rgba16(&plan.output, &key.rgba)?;
+        HalfClamp::default()
+    } else if x.layers {
         let hint = r.hint.as_ref().ok_or("--layers needs the hint render")?;
         let matte = key.alpha();
         let hint = views::hint_matte(hint);
@@ -80,6 +83,10 @@ pub fn frame(plan: &FramePlan, r: &Rendered, x: Extras) -> Result<Vec<String>, S
 pub fn passthrough(plan: &FramePlan, image: &Rgba) -> Result<Vec<String>, String> {
     if let Some(p) = &plan.preview {
         write_png_preview(p, image)?;
+    }
+    if plan.format == Format::Png {
+        write_png_rgba16(&plan.output, image)?;
+        return Ok(Vec::new());
     }
     let clamp = write_exr(&plan.output, image)?;
     Ok(clamp.warning().into_iter().collect())
