@@ -127,7 +127,7 @@ impl FrameCache {
 mod tests {
     use super::*;
     use crate::engine::contract::{
-        Device, HintSource, InputColour, MatteImage, OutputMode, PathChoice, RgbaImage,
+        Device, HintSource, InputColour, MatteImage, OutputColour, OutputMode, PathChoice, RgbaImage,
         ScreenColour, TileSize, UpscaleFilter,
     };
     use std::path::PathBuf;
@@ -181,6 +181,7 @@ mod tests {
         with(&|q| q.clip_black = 0.1);
         with(&|q| q.clip_white = 0.9);
         with(&|q| q.output = OutputMode::Matte);
+        with(&|q| q.output_colour = OutputColour::Srgb);
         with(&|q| q.render_scale = 0.5);
         with(&|q| q.screen = ScreenColour::Blue);
         for q in &params {

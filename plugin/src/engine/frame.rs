@@ -15,7 +15,7 @@ use super::runtime::ModelSet;
 use super::slot::Slots;
 use super::stages::cpu_path::CpuPath;
 use super::stages::finish::cpu::status_from_hint;
-use super::stages::finish::output::hint_image;
+use super::stages::finish::output::{encode_output, hint_image};
 use super::stages::gpu_path::GpuPath;
 use super::stages::path::FramePath;
 use super::stages::refine::RefineSettings;
@@ -69,7 +69,7 @@ pub fn key(
             keyed,
             sim,
         )
-        .and_then(|mut path| run_stages(&mut path, models, &frame, &mut report, abort));
+        .and_then(|mut path| run_stages(&mut path, models, &frame, params, &mut report, abort));
         match attempt {
             Ok(image) => return Ok(finite_output(image, params.output, report)),
             Err(e) if !e.falls_back() => return Err(e),
@@ -84,7 +84,7 @@ pub fn key(
         upscale: options.upscale,
         simulate_trained_coarse: options.simulate_trained_coarse,
     };
-    let image = run_stages(&mut path, models, &frame, &mut report, abort)?;
+    let image = run_stages(&mut path, models, &frame, params, &mut report, abort)?;
     Ok(finite_output(image, params.output, report))
 }
 
@@ -109,11 +109,13 @@ fn finite_output(mut image: RgbaImage, mode: OutputMode, mut report: FrameReport
     report.into_output(image, mode)
 }
 
-/// The four stages in order on one path, timed, with the host's abort polled between them.
+/// The four stages in order on one path, timed, with the host's abort polled between them; the
+/// output colour's encoding ends the finish stage of either path.
 fn run_stages<P: FramePath>(
     path: &mut P,
     models: &mut ModelSet,
     frame: &CleanFrame<'_>,
+    params: &KeyParams,
     report: &mut FrameReport,
     abort: Abort<'_>,
 ) -> Result<RgbaImage, EngineError> {
@@ -124,7 +126,11 @@ fn run_stages<P: FramePath>(
     let (refined, tiles) = report.time(Stage::Refine, || path.refine(models, coarse, abort))?;
     report.tiles(tiles.run, tiles.skipped);
     abort.check()?;
-    let image = report.time(Stage::Finish, || path.finish(refined, frame))?;
+    let image = report.time(Stage::Finish, || {
+        let mut image = path.finish(refined, frame)?;
+        encode_output(&mut image, params.output, params.output_colour);
+        Ok::<_, EngineError>(image)
+    })?;
     // A long CPU loop in finish stops early on abort and leaves its output unfinished.
     abort.check()?;
     Ok(image)

@@ -501,6 +501,7 @@ impl ParamValues {
             clip_black: finite(self.clip_black, 0.0),
             clip_white: finite(self.clip_white, 1.0),
             output: self.output_mode(),
+            output_colour: Default::default(),
             render_scale: if render_scale.is_finite() && render_scale > 0.0 {
                 render_scale
             } else {

@@ -5,6 +5,7 @@ use std::time::Instant;
 
 use ofx_bindings::{k, Error, ImageEffect, PropertySet, RectI, Result, Status};
 
+use super::absent_clips::{self, Absence};
 use super::cache::{hash_rows, inputs_key, CachedFrame, FrameKey};
 use super::describe::{CLIP_CORE, CLIP_GARBAGE, CLIP_HINT, CLIP_OUTPUT, CLIP_SOURCE};
 use super::engine_call;
@@ -64,8 +65,8 @@ pub fn runtime_for(values: &ParamValues, inst: &Instance) -> RuntimeConfig {
     )
 }
 
-/// An optional matte placed in the source window; unconnected, NULL or unreadable = absent. Err
-/// only when there is no memory for it.
+/// An optional matte placed in the source window; unconnected, NULL, pixel-less (MLT) or unreadable
+/// = absent, noted once per process (`absent_clips`). Err only when there is no memory for it.
 fn matte(
     effect: &ImageEffect,
     name: &str,
@@ -82,14 +83,14 @@ fn matte(
         Ok(Some(i)) => i,
         Ok(None) => return Ok(None),
         Err(e) => {
-            log(format!("{name}: {e}; treated as absent"));
+            absent_clips::note(name, Absence::FetchFailed, e);
             return Ok(None);
         }
     };
     match image.view() {
         Ok(v) => read_matte(&v, window).map(Some),
         Err(e) => {
-            log(format!("{name}: {e}; treated as absent"));
+            absent_clips::note(name, Absence::NoPixels, e);
             Ok(None)
         }
     }
