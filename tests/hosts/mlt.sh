@@ -52,7 +52,8 @@ display_aspect_den=9
 colorspace=709
 PROFILE
 filter=openfx.org.corridorkey.CorridorKey
-"$melt" -query filters 2>/dev/null | grep -q "$filter" || {
+filters=$("$melt" -query filters 2>/dev/null || true)
+grep -q "$filter" <<<"$filters" || {
     echo "mlt.sh: FAIL: melt does not list $filter (OFX_PLUGIN_PATH=$OFX_PLUGIN_PATH)" >&2
     exit 1
 }

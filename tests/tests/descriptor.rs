@@ -166,6 +166,13 @@ const PARAMS: &[(&str, &str, Option<&str>, Spec)] = &[
         None,
         Spec::Choice(0, &["Green", "Blue"]),
     ),
+    (
+        "outputColour",
+        "Key",
+        None,
+        Spec::Choice(0, &["Linear", "sRGB"]),
+    ),
+    ("followHostAlpha", "Key", None, Spec::Bool(true)),
 ];
 
 const GROUPS: &[(&str, &str)] = &[

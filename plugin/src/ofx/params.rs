@@ -4,8 +4,8 @@
 use ofx_bindings::{Common, ParamDef, ParamSet, Result, StringMode};
 
 use crate::engine::{
-    ChromaKeyParams, Device, HintSource, InputColour, KeyParams, OutputMode, RefinerParams,
-    ScreenColour, TileSize,
+    ChromaKeyParams, Device, HintSource, InputColour, KeyParams, OutputColour, OutputMode,
+    RefinerParams, ScreenColour, TileSize,
 };
 
 pub const HINT_SOURCE: &str = "hintSource";
@@ -38,6 +38,8 @@ pub const GPU_MEMORY_MB: &str = "gpuMemoryMB";
 pub const MODEL_FOLDER: &str = "modelFolder";
 pub const INFO: &str = "info";
 pub const SCREEN_COLOUR: &str = "screenColour";
+pub const OUTPUT_COLOUR: &str = "outputColour";
+pub const FOLLOW_HOST_ALPHA: &str = "followHostAlpha";
 pub const PAGE_KEY: &str = "Key";
 pub const PAGE_DEVICE: &str = "Device";
 
@@ -58,6 +60,7 @@ pub const SHOW_OPTIONS: &[&str] = &[
 pub const REFINER_TILE_OPTIONS: &[&str] = &["512", "1024", "Full frame"];
 pub const DEVICE_OPTIONS: &[&str] = &["Auto", "CUDA", "TensorRT", "CPU"];
 pub const SCREEN_COLOUR_OPTIONS: &[&str] = &["Green", "Blue"];
+pub const OUTPUT_COLOUR_OPTIONS: &[&str] = &["Linear", "sRGB"];
 
 const HINT_SOURCES: [HintSource; 3] = [
     HintSource::Clip,
@@ -77,13 +80,16 @@ const OUTPUT_MODES: [OutputMode; 7] = [
 const TILES: [TileSize; 3] = [TileSize::T512, TileSize::T1024, TileSize::FullFrame];
 const DEVICES: [Device; 4] = [Device::Auto, Device::Cuda, Device::TensorRt, Device::Cpu];
 const SCREENS: [ScreenColour; 2] = [ScreenColour::Green, ScreenColour::Blue];
+const OUTPUT_COLOURS: [OutputColour; 2] = [OutputColour::Linear, OutputColour::Srgb];
 
 const KEY_CHILDREN: &[&str] = &[
     HINT_SOURCE,
     INPUT_COLOUR,
+    OUTPUT_COLOUR,
     SCREEN_COLOUR,
     QUALITY,
     SHOW,
+    FOLLOW_HOST_ALPHA,
     GROUP_BUILTIN_HINT,
     HINT_HUE_MIN,
     HINT_HUE_MAX,
@@ -243,6 +249,16 @@ pub const DEFINITIONS: &[ParamDef<'static>] = &[
         options: SCREEN_COLOUR_OPTIONS,
         default: 0,
     },
+    // Appended (shown beside Input colour and Show on the Key page); defaults keep projects as they were.
+    ParamDef::Choice {
+        common: c(OUTPUT_COLOUR, "Output colour", "Encoding of the output's RGB: scene-linear, or sRGB for hosts whose images are display-encoded (Kdenlive, Shotcut). Alpha, Matte, Status and Hint are never encoded.", None),
+        options: OUTPUT_COLOUR_OPTIONS,
+        default: 0,
+    },
+    ParamDef::Bool {
+        common: c(FOLLOW_HOST_ALPHA, "Follow host alpha", "When the host says its output takes straight alpha (Kdenlive, Shotcut), the Premultiplied view is delivered straight. Off: always premultiplied.", None),
+        default: true,
+    },
     ParamDef::Page { name: PAGE_KEY, label: "Key", children: KEY_CHILDREN },
     ParamDef::Page { name: PAGE_DEVICE, label: "Device", children: DEVICE_CHILDREN },
 ];
@@ -276,6 +292,8 @@ pub struct ParamValues {
     pub gpu_memory_mb: i32,
     pub model_folder: String,
     pub screen_colour: i32,
+    pub output_colour: i32,
+    pub follow_host_alpha: bool,
 }
 
 impl Default for ParamValues {
@@ -308,6 +326,8 @@ impl Default for ParamValues {
             gpu_memory_mb: 6144,
             model_folder: String::new(),
             screen_colour: 0,
+            output_colour: 0,
+            follow_host_alpha: true,
         }
     }
 }
@@ -345,6 +365,8 @@ impl ParamValues {
             gpu_memory_mb: i(GPU_MEMORY_MB)?,
             model_folder: ps.param(MODEL_FOLDER)?.string_at(time)?,
             screen_colour: i(SCREEN_COLOUR)?,
+            output_colour: i(OUTPUT_COLOUR)?,
+            follow_host_alpha: b(FOLLOW_HOST_ALPHA)?,
         })
     }
 
@@ -450,6 +472,7 @@ impl ParamValues {
             DEVICE => &mut self.device,
             GPU_MEMORY_MB => &mut self.gpu_memory_mb,
             SCREEN_COLOUR => &mut self.screen_colour,
+            OUTPUT_COLOUR => &mut self.output_colour,
             _ => return None,
         })
     }
@@ -501,7 +524,7 @@ impl ParamValues {
             clip_black: finite(self.clip_black, 0.0),
             clip_white: finite(self.clip_white, 1.0),
             output: self.output_mode(),
-            output_colour: Default::default(),
+            output_colour: pick(&OUTPUT_COLOURS, self.output_colour, 0),
             render_scale: if render_scale.is_finite() && render_scale > 0.0 {
                 render_scale
             } else {
@@ -561,6 +584,8 @@ mod tests {
                 "modelFolder",
                 "info",
                 "screenColour",
+                "outputColour",
+                "followHostAlpha",
                 "Key",
                 "Device",
             ]
@@ -709,6 +734,11 @@ mod tests {
         assert_eq!(v.device_choice(), Device::TensorRt);
         v.input_colour = 1;
         assert_eq!(v.key_params(1.0).input_colour, InputColour::Srgb);
+        assert_eq!(v.key_params(1.0).output_colour, OutputColour::Linear);
+        v.output_colour = 1;
+        assert_eq!(v.key_params(1.0).output_colour, OutputColour::Srgb);
+        v.output_colour = 9;
+        assert_eq!(v.key_params(1.0).output_colour, OutputColour::Linear);
         // Out of range (a newer project): the default, never a panic.
         v.quality = 7;
         v.show = -1;

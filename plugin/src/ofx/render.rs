@@ -9,6 +9,7 @@ use super::absent_clips::{self, Absence};
 use super::cache::{hash_rows, inputs_key, CachedFrame, FrameKey};
 use super::describe::{CLIP_CORE, CLIP_GARBAGE, CLIP_HINT, CLIP_OUTPUT, CLIP_SOURCE};
 use super::engine_call;
+use super::host_alpha;
 use super::instance::Instance;
 use super::log::log;
 use super::params::ParamValues;
@@ -46,10 +47,16 @@ pub fn settings(effect: &ImageEffect, in_args: &PropertySet, inst: &Instance) ->
         log(n);
     }
     let runtime = runtime_for(&values, inst);
+    let mut params = values.key_params(scale[0]);
+    params.output = host_alpha::delivered_mode(
+        params.output,
+        values.follow_host_alpha,
+        host_alpha::host_takes_straight(effect),
+    );
     Ok(Settings {
         time,
         window,
-        params: values.key_params(scale[0]),
+        params,
         runtime,
         notes,
     })
