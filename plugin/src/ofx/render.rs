@@ -97,7 +97,8 @@ fn matte(
     match image.view() {
         Ok(v) => read_matte(&v, window).map(Some),
         Err(e) => {
-            absent_clips::note(name, Absence::NoPixels, e);
+            let detail = format!("the host hands an image without pixels ({e})");
+            absent_clips::note(name, Absence::NoPixels, detail);
             Ok(None)
         }
     }
