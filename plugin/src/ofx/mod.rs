@@ -3,6 +3,7 @@
 
 pub mod absent_clips;
 pub mod cache;
+pub mod config;
 pub mod describe;
 pub mod device_layout;
 pub mod engine_call;
@@ -11,6 +12,8 @@ pub mod host_alpha;
 pub mod instance;
 pub mod log;
 pub mod params;
+#[cfg(test)]
+pub mod params_doc;
 pub mod paths;
 pub mod pixels;
 pub mod regions;
