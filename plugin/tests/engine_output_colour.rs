@@ -111,7 +111,12 @@ fn premultiplied_srgb_is_straight_srgb_times_alpha() {
         &params(OutputMode::Premultiplied, OutputColour::Srgb),
         PathChoice::Gpu,
     );
-    for (s, p) in straight.image.data.chunks(4).zip(premult.image.data.chunks(4)) {
+    for (s, p) in straight
+        .image
+        .data
+        .chunks(4)
+        .zip(premult.image.data.chunks(4))
+    {
         for c in 0..3 {
             assert!((s[c] * s[3] - p[c]).abs() < 2e-4, "{s:?} vs {p:?}");
         }

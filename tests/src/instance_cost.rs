@@ -43,7 +43,14 @@ pub fn median(v: &[f64]) -> f64 {
 /// Source plate `frame`, the model folder, the CPU provider, the built-in key.
 fn prepare(inst: &Instance<'_>, cfg: &CostConfig, frame: u32) -> Result<(), String> {
     let p = green_screen_plate(cfg.width, cfg.height, frame);
-    let img = image_from_rgba(p.width, p.height, &p.rgba, BitDepth::Float, Components::Rgba, false)?;
+    let img = image_from_rgba(
+        p.width,
+        p.height,
+        &p.rgba,
+        BitDepth::Float,
+        Components::Rgba,
+        false,
+    )?;
     inst.set_input("Source", Input::Image(img))?;
     for clip in ["AlphaHint", "Garbage", "Core"] {
         inst.set_input(clip, Input::Unstated)?;
@@ -70,12 +77,16 @@ fn render(inst: &Instance<'_>, time: f64) -> Result<f64, String> {
 /// (create, render, destroy) and the kept instance on the same plate at another time.
 pub fn run(plugin: &Plugin, cfg: &CostConfig) -> Result<CostReport, String> {
     let mut r = CostReport::default();
-    let kept = plugin.create_instance(crate::FILTER).map_err(|e| e.to_string())?;
+    let kept = plugin
+        .create_instance(crate::FILTER)
+        .map_err(|e| e.to_string())?;
     prepare(&kept, cfg, 0)?;
     r.first_in_process_ms = render(&kept, 0.0)?;
     for i in 1..=cfg.frames {
         let t = Instant::now();
-        let fresh = plugin.create_instance(crate::FILTER).map_err(|e| e.to_string())?;
+        let fresh = plugin
+            .create_instance(crate::FILTER)
+            .map_err(|e| e.to_string())?;
         r.create_ms.push(ms(t));
         prepare(&fresh, cfg, i as u32)?;
         r.fresh_render_ms.push(render(&fresh, i as f64)?);
@@ -90,9 +101,9 @@ pub fn run(plugin: &Plugin, cfg: &CostConfig) -> Result<CostReport, String> {
 
 impl CostReport {
     pub fn summary(&self) -> String {
-        let per_instance = median(&self.create_ms) + median(&self.fresh_render_ms)
-            + median(&self.destroy_ms)
-            - median(&self.warm_render_ms);
+        let per_instance =
+            median(&self.create_ms) + median(&self.fresh_render_ms) + median(&self.destroy_ms)
+                - median(&self.warm_render_ms);
         format!(
             "first render in the process (loads the model): {:.1} ms\n\
              createInstance: median {:.2} ms\n\

@@ -127,8 +127,8 @@ impl FrameCache {
 mod tests {
     use super::*;
     use crate::engine::contract::{
-        Device, HintSource, InputColour, MatteImage, OutputColour, OutputMode, PathChoice, RgbaImage,
-        ScreenColour, TileSize, UpscaleFilter,
+        Device, HintSource, InputColour, MatteImage, OutputColour, OutputMode, PathChoice,
+        RgbaImage, ScreenColour, TileSize, UpscaleFilter,
     };
     use std::path::PathBuf;
 

@@ -8,7 +8,8 @@ use ofx_test_host::{bundle_path, mlt_host_config, Plugin};
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-const USAGE: &str = "usage: ofx-instance-cost --model DIR [--frames N] [--size WxH] [--bundle PATH]";
+const USAGE: &str =
+    "usage: ofx-instance-cost --model DIR [--frames N] [--size WxH] [--bundle PATH]";
 
 fn parse() -> Result<(CostConfig, PathBuf), String> {
     let mut cfg = CostConfig {

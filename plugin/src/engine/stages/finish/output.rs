@@ -203,9 +203,17 @@ mod tests {
 
     #[test]
     fn srgb_encodes_pictures_straight_and_leaves_data_alone() {
-        let px = [[0.2, 0.5, 0.01, 1.0], [0.1, 0.05, 0.0, 0.5], [0.0, 0.0, 0.0, 0.0]];
+        let px = [
+            [0.2, 0.5, 0.01, 1.0],
+            [0.1, 0.05, 0.0, 0.5],
+            [0.0, 0.0, 0.0, 0.0],
+        ];
         let mut straight = image(&px);
-        encode_output(&mut straight, OutputMode::Unpremultiplied, OutputColour::Srgb);
+        encode_output(
+            &mut straight,
+            OutputMode::Unpremultiplied,
+            OutputColour::Srgb,
+        );
         let mut premult = image(&px);
         encode_output(&mut premult, OutputMode::Premultiplied, OutputColour::Srgb);
         for (i, p) in px.iter().enumerate() {
