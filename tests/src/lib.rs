@@ -9,6 +9,7 @@ pub mod cuda_images;
 pub mod demo_plate;
 pub mod fileguard;
 pub mod imageio;
+pub mod instance_cost;
 pub mod pair;
 pub mod synthetic;
 pub mod tempfiles;
@@ -99,6 +100,27 @@ pub fn test_model_dir() -> Option<PathBuf> {
             "no model at {} (set CORRIDORKEY_TEST_MODEL_DIR or run `make fixtures`)",
             dir.display()
         )
+    }
+}
+
+/// A host that acts as MLT's OpenFX module does (the engine of Kdenlive and Shotcut; MLT's
+/// `src/modules/openfx`, 2026): 8-bit RGBA images whatever getClipPreferences asks for, the Output
+/// clip set to straight alpha, no tiles, no multi-resolution, RGBA and RGB only. MLT supplies only
+/// Source and Output: give the other clips [`Input::Unstated`].
+pub fn mlt_host_config() -> HostConfig {
+    HostConfig {
+        name: "MLT".into(),
+        label: "MLT".into(),
+        supports_tiles: false,
+        supports_multi_resolution: false,
+        temporal_clip_access: false,
+        // MLT also lists half; the test host has no half images.
+        depths: vec![BitDepth::Byte, BitDepth::Short, BitDepth::Float],
+        components: vec![Components::Rgba, Components::Rgb],
+        contexts: vec![FILTER.into()],
+        fixed_depth: Some(BitDepth::Byte),
+        output_premultiplication: Some("OfxImageAlphaUnPremultiplied".into()),
+        ..HostConfig::default()
     }
 }
 
@@ -341,8 +363,14 @@ fn set_clip_host_props(c: &Clip, img: Option<&HostImage>) {
     p.set_str("OfxImageClipPropFieldOrder", &["OfxImageFieldNone"]);
     p.set_int("OfxImageClipPropContinuousSamples", &[0]);
     p.set_int("OfxImageEffectFrameVarying", &[0]);
-    let connected = !matches!(c.source(), ClipSource::Unconnected);
-    p.set_int("OfxImageClipPropConnected", &[connected as i32]);
+    match c.source() {
+        // MLT says nothing about the clips it never supplies.
+        ClipSource::Unstated => p.remove("OfxImageClipPropConnected"),
+        src => {
+            let connected = !matches!(src, ClipSource::Unconnected);
+            p.set_int("OfxImageClipPropConnected", &[connected as i32]);
+        }
+    }
 }
 
 /// What an input clip hands the plugin.
@@ -350,6 +378,9 @@ pub enum Input {
     Unconnected,
     /// Connected, but clipGetImage gives NULL (Resolve).
     NullImage,
+    /// Never supplied and never described: no kOfxImageClipPropConnected, and clipGetImage hands a
+    /// property set without pixels (MLT's optional clips).
+    Unstated,
     /// The same image for every frame.
     Image(HostImage),
     /// One image per frame.
@@ -502,6 +533,7 @@ impl Instance<'_> {
         let src = match input {
             Input::Unconnected => ClipSource::Unconnected,
             Input::NullImage => ClipSource::NullImage,
+            Input::Unstated => ClipSource::Unstated,
             Input::Image(i) => ClipSource::Images {
                 per_frame: HashMap::new(),
                 any: Some(Arc::new(i)),
@@ -608,9 +640,13 @@ impl Instance<'_> {
             if let Some(v) = out.get_str("OfxImageClipPropDepth_Output") {
                 o.props().set_str("OfxImageEffectPropPixelDepth", &[&v[0]]);
             }
-            if let Some(v) = out.get_str("OfxImageEffectPropPreMultiplication") {
+            let premult = self.host_config().output_premultiplication.clone();
+            if let Some(v) = premult.or_else(|| {
+                out.get_str("OfxImageEffectPropPreMultiplication")
+                    .and_then(|v| v.into_iter().next())
+            }) {
                 o.props()
-                    .set_str("OfxImageEffectPropPreMultiplication", &[&v[0]]);
+                    .set_str("OfxImageEffectPropPreMultiplication", &[&v]);
             }
         }
         Ok(out)
@@ -693,16 +729,23 @@ impl Instance<'_> {
         Ok((st, out))
     }
 
+    fn host_config(&self) -> &HostConfig {
+        self.plugin.loaded.host().config()
+    }
+
     /// Converts input images to the depth and components getClipPreferences asked for, as hosts do
-    /// (keeping bounds, render scale and row order).
+    /// (keeping bounds, render scale and row order); a host with a fixed depth converts to that.
     fn conform_inputs(&self, prefs: &PropSet) -> Result<(), String> {
+        let fixed = self.host_config().fixed_depth;
         for c in self.effect.clips() {
             if c.name() == "Output" {
                 continue;
             }
-            let want_d = prefs
-                .get_str(&format!("OfxImageClipPropDepth_{}", c.name()))
-                .and_then(|v| v.first().and_then(|d| BitDepth::from_ofx(d)));
+            let want_d = fixed.or_else(|| {
+                prefs
+                    .get_str(&format!("OfxImageClipPropDepth_{}", c.name()))
+                    .and_then(|v| v.first().and_then(|d| BitDepth::from_ofx(d)))
+            });
             let want_c = prefs
                 .get_str(&format!("OfxImageClipPropComponents_{}", c.name()))
                 .and_then(|v| v.first().and_then(|d| Components::from_ofx(d)));
@@ -762,7 +805,7 @@ impl Instance<'_> {
             status: status::ERR_BAD_HANDLE,
             messages: vec![],
         })?;
-        let depth = req.depth.unwrap_or_else(|| {
+        let depth = req.depth.or(self.host_config().fixed_depth).unwrap_or_else(|| {
             prefs
                 .get_str("OfxImageClipPropDepth_Output")
                 .and_then(|v| v.first().and_then(|d| BitDepth::from_ofx(d)))
@@ -793,9 +836,15 @@ impl Instance<'_> {
             req.row_padding,
         );
         img.render_scale = [s, s];
-        img.premultiplication = prefs
-            .get_str("OfxImageEffectPropPreMultiplication")
-            .and_then(|v| v.into_iter().next())
+        img.premultiplication = self
+            .host_config()
+            .output_premultiplication
+            .clone()
+            .or_else(|| {
+                prefs
+                    .get_str("OfxImageEffectPropPreMultiplication")
+                    .and_then(|v| v.into_iter().next())
+            })
             .unwrap_or_else(|| "OfxImageAlphaPremultiplied".into());
         if let Some(fill) = req.output_fill {
             let n = img.width() * img.height();

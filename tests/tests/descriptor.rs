@@ -184,6 +184,13 @@ const PARAMS: &[(&str, &str, Option<&str>, Spec)] = &[
         Some("matteGroup"),
         Spec::Double(1.0, [0.1, 10.0], [0.2, 5.0]),
     ),
+    (
+        "outputColour",
+        "Key",
+        None,
+        Spec::Choice(0, &["Linear", "sRGB"]),
+    ),
+    ("followHostAlpha", "Key", None, Spec::Bool(true)),
 ];
 
 const GROUPS: &[(&str, &str)] = &[

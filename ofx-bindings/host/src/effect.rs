@@ -25,6 +25,10 @@ pub enum ClipSource {
     Unconnected,
     /// Connected, but clipGetImage returns kOfxStatOK with a NULL image (Resolve).
     NullImage,
+    /// A clip the host never supplies and says nothing about (MLT's AlphaHint, Garbage, Core): no
+    /// kOfxImageClipPropConnected at all, and clipGetImage returns kOfxStatOK with a property set
+    /// that holds no pixels.
+    Unstated,
     /// Connected with images: per frame (time rounded to 1/1000) or one for every time.
     Images {
         per_frame: HashMap<i64, Arc<HostImage>>,
@@ -75,8 +79,12 @@ impl Clip {
     /// Sets what the clip hands out and its kOfxImageClipPropConnected.
     pub fn set_source(&self, src: ClipSource) {
         let connected = !matches!(src, ClipSource::Unconnected);
-        self.props
-            .set_int("OfxImageClipPropConnected", &[connected as i32]);
+        if matches!(src, ClipSource::Unstated) {
+            self.props.remove("OfxImageClipPropConnected");
+        } else {
+            self.props
+                .set_int("OfxImageClipPropConnected", &[connected as i32]);
+        }
         *self.source.lock() = src;
     }
     /// Adds (or replaces) the image for one frame, keeping the other frames (concurrent renders).
@@ -251,8 +259,9 @@ fn clip_of<'a>(h: OfxImageClipHandle) -> Option<&'a Clip> {
     Some(unsafe { &*(h as *const Clip) })
 }
 
-/// Images handed out by clipGetImage and not yet released: handle -> (property set, image).
-type Outstanding = HashMap<usize, (Arc<PropSet>, Arc<HostImage>)>;
+/// Images handed out by clipGetImage and not yet released: handle -> (property set, image; None for
+/// the pixel-less property set of an [`ClipSource::Unstated`] clip).
+type Outstanding = HashMap<usize, (Arc<PropSet>, Option<Arc<HostImage>>)>;
 fn outstanding() -> &'static Mutex<Outstanding> {
     static M: OnceLock<Mutex<Outstanding>> = OnceLock::new();
     M.get_or_init(|| Mutex::new(HashMap::new()))
@@ -396,6 +405,19 @@ unsafe extern "C" fn clip_get_property_set(
     })
 }
 
+/// What MLT hands out for a clip it never supplies: an image handle whose properties hold no pixel
+/// data (released like any image).
+fn pixelless_image() -> OfxPropertySetHandle {
+    let props = PropSet::new();
+    props.set_str(
+        "OfxImageEffectPropPreMultiplication",
+        &["OfxImageAlphaUnPremultiplied"],
+    );
+    let h = props.handle();
+    outstanding().lock().insert(h as usize, (props, None));
+    h
+}
+
 unsafe extern "C" fn clip_get_image(
     clip: OfxImageClipHandle,
     time: OfxTime,
@@ -413,6 +435,11 @@ unsafe extern "C" fn clip_get_image(
         let img = match &*c.source.lock() {
             ClipSource::Unconnected => return st::FAILED,
             ClipSource::NullImage => None,
+            ClipSource::Unstated => {
+                // SAFETY: out pointer checked non-null above.
+                unsafe { *out = pixelless_image() };
+                return st::OK;
+            }
             ClipSource::Images { per_frame, any } => {
                 per_frame.get(&time_key(time)).or(any.as_ref()).cloned()
             }
@@ -430,7 +457,7 @@ unsafe extern "C" fn clip_get_image(
         let props = image_props(&img, &uid);
         img.acquire();
         let h = props.handle();
-        outstanding().lock().insert(h as usize, (props, img));
+        outstanding().lock().insert(h as usize, (props, Some(img)));
         // SAFETY: out pointer checked non-null above.
         unsafe { *out = h };
         st::OK
@@ -440,7 +467,9 @@ unsafe extern "C" fn clip_get_image(
 unsafe extern "C" fn clip_release_image(h: OfxPropertySetHandle) -> Status {
     guard(|| match outstanding().lock().remove(&(h as usize)) {
         Some((_props, img)) => {
-            img.release();
+            if let Some(img) = img {
+                img.release();
+            }
             st::OK
         }
         None => st::ERR_BAD_HANDLE,

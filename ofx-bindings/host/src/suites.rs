@@ -41,6 +41,13 @@ pub struct HostConfig {
     pub cuda_render_supported: String,
     /// kOfxImageEffectPropCudaStreamSupported on the host ("false" by default).
     pub cuda_stream_supported: String,
+    /// The depth of every image the host hands out, whatever getClipPreferences asked for (MLT:
+    /// 8-bit RGBA). None: the host converts to the requested depth.
+    pub fixed_depth: Option<BitDepth>,
+    /// The Output clip's kOfxImageEffectPropPreMultiplication as the host sets it after
+    /// getClipPreferences, whatever the plugin declared (MLT: "OfxImageAlphaUnPremultiplied", it
+    /// composites straight alpha). None: the plugin's declaration stands.
+    pub output_premultiplication: Option<String>,
 }
 
 impl HostConfig {
@@ -75,6 +82,8 @@ impl Default for HostConfig {
             progress: true,
             cuda_render_supported: "false".into(),
             cuda_stream_supported: "false".into(),
+            fixed_depth: None,
+            output_premultiplication: None,
         }
     }
 }

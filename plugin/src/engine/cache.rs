@@ -127,8 +127,8 @@ impl FrameCache {
 mod tests {
     use super::*;
     use crate::engine::contract::{
-        Device, HintSource, InputColour, MatteImage, OutputMode, PathChoice, RgbaImage,
-        ScreenColour, TileSize, UpscaleFilter,
+        Device, HintSource, InputColour, MatteImage, OutputColour, OutputMode, PathChoice,
+        RgbaImage, ScreenColour, TileSize, UpscaleFilter,
     };
     use std::path::PathBuf;
 
@@ -182,6 +182,7 @@ mod tests {
         with(&|q| q.clip_black = 0.1);
         with(&|q| q.clip_white = 0.9);
         with(&|q| q.output = OutputMode::Matte);
+        with(&|q| q.output_colour = OutputColour::Srgb);
         with(&|q| q.render_scale = 0.5);
         with(&|q| q.screen = ScreenColour::Blue);
         for q in &params {

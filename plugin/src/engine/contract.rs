@@ -122,6 +122,18 @@ pub enum InputColour {
     Srgb,
 }
 
+/// Colour encoding of the Output clip's RGB. Order is a saved-project API: append only.
+///
+/// Linear is the compositing hosts' convention (Nuke, Natron, Resolve's float pipeline); sRGB is
+/// for hosts whose images are display-encoded (MLT: Kdenlive, Shotcut), so a plate keyed there
+/// comes back with its subject's colours as they went in. Alpha is never encoded.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub enum OutputColour {
+    #[default]
+    Linear,
+    Srgb,
+}
+
 /// Refiner tiling. Order is a saved-project API: append only.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum TileSize {
@@ -195,6 +207,9 @@ pub struct KeyParams {
     pub clip_black: f32,
     pub clip_white: f32,
     pub output: OutputMode,
+    /// Encoding of the output's RGB (the Premultiplied, Unpremultiplied, Foreground and Composite
+    /// views; Matte, Status and Hint are data and stay as they are).
+    pub output_colour: OutputColour,
     /// Host render scale (x); pixel-sized settings (erode, blur, despeckle) are scaled by it.
     pub render_scale: f64,
     pub screen: ScreenColour,
@@ -250,6 +265,7 @@ impl Default for KeyParams {
             clip_black: 0.0,
             clip_white: 1.0,
             output: OutputMode::Premultiplied,
+            output_colour: OutputColour::Linear,
             render_scale: 1.0,
             screen: ScreenColour::Green,
             auto_size: false,

@@ -19,7 +19,7 @@ use super::screen_auto;
 use super::slot::Slots;
 use super::stages::cpu_path::CpuPath;
 use super::stages::finish::cpu::status_from_hint;
-use super::stages::finish::output::hint_image;
+use super::stages::finish::output::{encode_output, hint_image};
 use super::stages::gpu_path::{self, GpuPath};
 use super::stages::path::FramePath;
 use super::stages::refine::RefineSettings;
@@ -160,7 +160,7 @@ fn key_on(
                     sim,
                 )
             })
-            .and_then(|mut path| run_stages(&mut path, models, frame, report, abort));
+            .and_then(|mut path| run_stages(&mut path, models, frame, params, report, abort));
         match attempt {
             Ok(image) => return Ok(Keyed(image, params.output)),
             Err(e) if !e.falls_back() || e.device_out_of_memory().is_some() => return Err(e),
@@ -175,7 +175,7 @@ fn key_on(
         upscale: options.upscale,
         simulate_trained_coarse: options.simulate_trained_coarse,
     };
-    let image = run_stages(&mut path, models, frame, report, abort)?;
+    let image = run_stages(&mut path, models, frame, params, report, abort)?;
     Ok(Keyed(image, params.output))
 }
 
@@ -200,11 +200,13 @@ fn finite_output(mut image: RgbaImage, mode: OutputMode, mut report: FrameReport
     report.into_output(image, mode)
 }
 
-/// The four stages in order on one path, timed, with the host's abort polled between them.
+/// The four stages in order on one path, timed, with the host's abort polled between them; the
+/// output colour's encoding ends the finish stage of either path.
 fn run_stages<P: FramePath>(
     path: &mut P,
     models: &mut ModelSet,
     frame: &CleanFrame<'_>,
+    params: &KeyParams,
     report: &mut FrameReport,
     abort: Abort<'_>,
 ) -> Result<RgbaImage, EngineError> {
@@ -215,7 +217,11 @@ fn run_stages<P: FramePath>(
     let (refined, tiles) = report.time(Stage::Refine, || path.refine(models, coarse, abort))?;
     report.tiles(tiles.run, tiles.skipped);
     abort.check()?;
-    let image = report.time(Stage::Finish, || path.finish(refined, frame))?;
+    let image = report.time(Stage::Finish, || {
+        let mut image = path.finish(refined, frame)?;
+        encode_output(&mut image, params.output, params.output_colour);
+        Ok::<_, EngineError>(image)
+    })?;
     // A long CPU loop in finish stops early on abort and leaves its output unfinished.
     abort.check()?;
     Ok(image)

@@ -1,12 +1,14 @@
 //! The OpenFX face of the plugin: entry points, describe, params, render. Translates host images
 //! and params for the engine and reports back to the host; all raw FFI lives in `ofx-bindings`.
 
+pub mod absent_clips;
 pub mod cache;
 pub mod config;
 pub mod describe;
 pub mod device_layout;
 pub mod engine_call;
 pub mod entry;
+pub mod host_alpha;
 pub mod instance;
 pub mod log;
 pub mod params;

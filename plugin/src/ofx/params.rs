@@ -18,7 +18,8 @@
 use ofx_bindings::{Common, ParamDef, ParamSet, Result, StringMode};
 
 use crate::engine::{
-    ChromaKeyParams, Device, EdgeParams, HintSource, InputColour, KeyParams, OutputMode,
+    ChromaKeyParams, Device, EdgeParams, HintSource, InputColour, KeyParams, OutputColour,
+    OutputMode,
     RefinerParams, ScreenColour, TileSize,
 };
 
@@ -46,6 +47,7 @@ pub const DEVICE_OPTIONS: &[&str] = &["Auto", "CUDA", "TensorRT", "CPU"];
 pub const SCREEN_COLOUR_OPTIONS: &[&str] = &["Green", "Blue", "Auto"];
 /// The `screenColour` index of `Auto` (appended; decided per frame, `engine::screen_auto`).
 pub const SCREEN_AUTO: i32 = 2;
+pub const OUTPUT_COLOUR_OPTIONS: &[&str] = &["Linear", "sRGB"];
 
 const HINT_SOURCES: [HintSource; 3] = [
     HintSource::Clip,
@@ -65,6 +67,7 @@ const OUTPUT_MODES: [OutputMode; 7] = [
 const TILES: [TileSize; 3] = [TileSize::T512, TileSize::T1024, TileSize::FullFrame];
 const DEVICES: [Device; 4] = [Device::Auto, Device::Cuda, Device::TensorRt, Device::Cpu];
 const SCREENS: [ScreenColour; 2] = [ScreenColour::Green, ScreenColour::Blue];
+const OUTPUT_COLOURS: [OutputColour; 2] = [OutputColour::Linear, OutputColour::Srgb];
 
 /// The page a parameter is shown on.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -384,6 +387,14 @@ params! {
     MATTE_GAMMA = "matteGamma", field gamma: f64, page Key, after CLIP_WHITE, cache Params,
         doc "alpha^(1/gamma) after softness: above 1 thickens soft edges, below 1 chokes them",
         def dbl(c(MATTE_GAMMA, "Matte gamma", "alpha^(1/gamma): above 1 thickens soft edges, below 1 chokes them.", MATTE_PARENT), 1.0, 0.1, 10.0, 0.2, 5.0, 2, 0.05);
+    // Appended for hosts with display-encoded images and straight alpha (MLT: Kdenlive, Shotcut);
+    // the defaults keep every existing project as it was.
+    OUTPUT_COLOUR = "outputColour", field output_colour: i32, page Key, after INPUT_COLOUR, cache Params,
+        doc "Encoding of the output's RGB. sRGB is for hosts whose images are display-encoded (MLT: Kdenlive, Shotcut): with `inputColour` sRGB as well, an opaque subject comes back with the colours it went in with (8-bit rounding and despill aside). The picture views (Premultiplied, Unpremultiplied, Foreground, Composite) are encoded, premultiplied RGB as the straight colour encoded times alpha; Matte, Status, Hint and alpha never are. Both frame paths end with it.",
+        def choice(c(OUTPUT_COLOUR, "Output colour", "Encoding of the output's RGB: scene-linear, or sRGB for hosts whose images are display-encoded (Kdenlive, Shotcut). Alpha, Matte, Status and Hint are never encoded.", None), OUTPUT_COLOUR_OPTIONS, 0);
+    FOLLOW_HOST_ALPHA = "followHostAlpha", field follow_host_alpha: bool, page Key, after SHOW, cache None,
+        doc "When the host says at render time that the Output clip takes straight alpha (its kOfxImageEffectPropPreMultiplication is UnPreMultiplied although the node declared PreMultiplied), the Premultiplied view is delivered straight, as Unpremultiplied. MLT does this: it composites straight alpha whatever the node declares. A host that reports PreMultiplied, Opaque or nothing (Nuke, Natron, Resolve) keeps the premultiplied output. Off: always premultiplied. Not in `KeyParams`: the render folds it into the output mode, which the frame cache keys on.",
+        def boolean(c(FOLLOW_HOST_ALPHA, "Follow host alpha", "When the host says its output takes straight alpha (Kdenlive, Shotcut), the Premultiplied view is delivered straight. Off: always premultiplied.", None), true);
 }
 
 const fn str_eq(a: &str, b: &str) -> bool {
@@ -631,6 +642,7 @@ impl ParamValues {
             clip_black: finite(self.clip_black, d.clip_black),
             clip_white: finite(self.clip_white, d.clip_white),
             output: self.output_mode(),
+            output_colour: pick(&OUTPUT_COLOURS, self.output_colour, d.output_colour),
             render_scale: if render_scale.is_finite() && render_scale > 0.0 {
                 render_scale
             } else {
@@ -697,6 +709,8 @@ mod tests {
                 "matteShrinkGrow",
                 "matteSoftness",
                 "matteGamma",
+                "outputColour",
+                "followHostAlpha",
                 "Key",
                 "Device",
             ]
@@ -743,8 +757,10 @@ mod tests {
                 HINT_SOURCE,
                 INPUT_COLOUR,
                 SCREEN_COLOUR,
+                OUTPUT_COLOUR,
                 QUALITY,
                 SHOW,
+                FOLLOW_HOST_ALPHA,
                 GROUP_BUILTIN_HINT,
                 HINT_HUE_MIN,
                 HINT_HUE_MAX,
@@ -950,6 +966,11 @@ mod tests {
         assert_eq!(v.device_choice(), Device::TensorRt);
         v.input_colour = 1;
         assert_eq!(v.key_params(1.0).input_colour, InputColour::Srgb);
+        assert_eq!(v.key_params(1.0).output_colour, OutputColour::Linear);
+        v.output_colour = 1;
+        assert_eq!(v.key_params(1.0).output_colour, OutputColour::Srgb);
+        v.output_colour = 9;
+        assert_eq!(v.key_params(1.0).output_colour, OutputColour::Linear);
         // Out of range (a newer project): the default, never a panic.
         v.quality = 7;
         v.show = -1;

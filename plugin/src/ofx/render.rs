@@ -5,9 +5,11 @@ use std::time::Instant;
 
 use ofx_bindings::{k, Error, Image, ImageEffect, PropertySet, RectI, Result, Status};
 
+use super::absent_clips::{self, Absence};
 use super::cache::{hash_rows, inputs_key, CachedFrame, FrameKey};
 use super::describe::{CLIP_CORE, CLIP_GARBAGE, CLIP_HINT, CLIP_OUTPUT, CLIP_SOURCE};
 use super::engine_call;
+use super::host_alpha;
 use super::instance::Instance;
 use super::log::log;
 use super::params::ParamValues;
@@ -48,10 +50,16 @@ pub fn settings(effect: &ImageEffect, in_args: &PropertySet, inst: &Instance) ->
         log(n);
     }
     let runtime = runtime_for(&values, inst);
+    let mut params = values.key_params(scale[0]);
+    params.output = host_alpha::delivered_mode(
+        params.output,
+        values.follow_host_alpha,
+        host_alpha::host_takes_straight(effect),
+    );
     Ok(Settings {
         time,
         window,
-        params: values.key_params(scale[0]),
+        params,
         runtime,
         notes,
     })
@@ -67,8 +75,8 @@ pub fn runtime_for(values: &ParamValues, inst: &Instance) -> RuntimeConfig {
     )
 }
 
-/// An optional matte placed in the source window; unconnected, NULL or unreadable = absent. Err
-/// only when there is no memory for it.
+/// An optional matte placed in the source window; unconnected, NULL, pixel-less (MLT) or unreadable
+/// = absent, noted once per process (`absent_clips`). Err only when there is no memory for it.
 fn matte(
     effect: &ImageEffect,
     name: &str,
@@ -85,14 +93,15 @@ fn matte(
         Ok(Some(i)) => i,
         Ok(None) => return Ok(None),
         Err(e) => {
-            log(format!("{name}: {e}; treated as absent"));
+            absent_clips::note(name, Absence::FetchFailed, e);
             return Ok(None);
         }
     };
     match image.view() {
         Ok(v) => read_matte(&v, window).map(Some),
         Err(e) => {
-            log(format!("{name}: {e}; treated as absent"));
+            let detail = format!("the host hands an image without pixels ({e})");
+            absent_clips::note(name, Absence::NoPixels, detail);
             Ok(None)
         }
     }

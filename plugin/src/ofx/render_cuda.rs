@@ -16,6 +16,7 @@ use std::time::Instant;
 
 use ofx_bindings::{CudaRenderArgs, Error, Image, ImageEffect, PropertySet, RectI, Result, Status};
 
+use super::absent_clips::{self, Absence};
 use super::describe::{CLIP_CORE, CLIP_GARBAGE, CLIP_HINT, CLIP_OUTPUT, CLIP_SOURCE};
 use super::device_layout::{device_image, output_plan, placement, sub_image, OutputPlan};
 use super::engine_call;
@@ -78,7 +79,7 @@ fn fetch(
     }))
 }
 
-/// An optional matte; unconnected, absent, unusable or on another GPU = absent (logged), as the
+/// An optional matte; unconnected, absent, unusable or on another GPU = absent (noted once), as the
 /// CPU path treats unreadable mattes.
 fn fetch_matte(
     cuda: &Cuda,
@@ -93,15 +94,13 @@ fn fetch_matte(
     match fetch(cuda, effect, name, time) {
         Ok(Some(m)) if m.device == device || m.device < 0 => Some(m),
         Ok(Some(m)) => {
-            log(format!(
-                "{name}: on GPU {}, the source on GPU {device}; treated as absent",
-                m.device
-            ));
+            let detail = format!("on GPU {}, the source on GPU {device}", m.device);
+            absent_clips::note(name, Absence::OtherDevice, detail);
             None
         }
         Ok(None) => None,
         Err(e) => {
-            log(format!("{name}: {e}; treated as absent"));
+            absent_clips::note(name, Absence::FetchFailed, e);
             None
         }
     }

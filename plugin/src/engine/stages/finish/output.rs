@@ -10,12 +10,16 @@
 //!   overrode, blue where the core matte did; tiles the refiner skipped are tinted violet and tiles
 //!   it ran get a yellow outline.
 //! * Hint: the conditioned hint as grey, A = 1.
+//!
+//! With the sRGB output colour, the picture views (Premultiplied, Unpremultiplied, Foreground,
+//! Composite) are sRGB-encoded as the last step of either path ([`encode_output`]); premultiplied
+//! RGB is encoded straight and multiplied again, as an 8-bit host premultiplies its own images.
 
 use rayon::prelude::*;
 
 use super::finished::{Finished, OVERRIDE_CORE, OVERRIDE_GARBAGE};
-use crate::engine::contract::{OutputMode, RgbaImage};
-use crate::engine::imaging::colour::checkerboard_linear;
+use crate::engine::contract::{OutputColour, OutputMode, RgbaImage};
+use crate::engine::imaging::colour::{checkerboard_linear, LinearToSrgb};
 use crate::engine::stages::refine::tiles::Tile;
 
 /// Whether the image of `mode` is premultiplied (what the host is told).
@@ -58,6 +62,43 @@ pub fn compose(f: Finished, mode: OutputMode) -> RgbaImage {
         height: h,
         data,
     }
+}
+
+/// Whether `mode` shows a picture (encoded for an sRGB output) rather than data (a matte, the Status
+/// colours, the hint: the same numbers in every host).
+pub fn is_picture(mode: OutputMode) -> bool {
+    matches!(
+        mode,
+        OutputMode::Premultiplied
+            | OutputMode::Unpremultiplied
+            | OutputMode::Foreground
+            | OutputMode::Composite
+    )
+}
+
+/// The output's RGB in the requested encoding: linear stays as it is; sRGB encodes the picture
+/// views (straight colour encoded, then premultiplied again for the Premultiplied view). Alpha is
+/// never touched. The same step ends both paths, so they stay equal.
+pub fn encode_output(image: &mut RgbaImage, mode: OutputMode, colour: OutputColour) {
+    if colour == OutputColour::Linear || !is_picture(mode) {
+        return;
+    }
+    let enc = LinearToSrgb::new();
+    let premultiplied = mode == OutputMode::Premultiplied;
+    image.data.par_chunks_mut(4).for_each(|p| {
+        let a = p[3];
+        if premultiplied {
+            if a > 0.0 {
+                for c in &mut p[..3] {
+                    *c = enc.apply(*c / a) * a;
+                }
+            }
+        } else {
+            for c in &mut p[..3] {
+                *c = enc.apply(*c);
+            }
+        }
+    });
 }
 
 /// The hint as an opaque grey image.
@@ -144,5 +185,58 @@ pub fn status_image(f: &Finished, tiles: Option<(usize, &[Tile], &[Tile])>) -> R
         width: w,
         height: h,
         data,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::engine::imaging::colour::linear_to_srgb;
+
+    fn image(px: &[[f32; 4]]) -> RgbaImage {
+        RgbaImage {
+            width: px.len(),
+            height: 1,
+            data: px.concat(),
+        }
+    }
+
+    #[test]
+    fn srgb_encodes_pictures_straight_and_leaves_data_alone() {
+        let px = [
+            [0.2, 0.5, 0.01, 1.0],
+            [0.1, 0.05, 0.0, 0.5],
+            [0.0, 0.0, 0.0, 0.0],
+        ];
+        let mut straight = image(&px);
+        encode_output(
+            &mut straight,
+            OutputMode::Unpremultiplied,
+            OutputColour::Srgb,
+        );
+        let mut premult = image(&px);
+        encode_output(&mut premult, OutputMode::Premultiplied, OutputColour::Srgb);
+        for (i, p) in px.iter().enumerate() {
+            for c in 0..3 {
+                let s = straight.data[i * 4 + c];
+                assert!((s - linear_to_srgb(p[c])).abs() < 1e-5, "{p:?}");
+                let want = if p[3] > 0.0 {
+                    linear_to_srgb(p[c] / p[3]) * p[3]
+                } else {
+                    0.0
+                };
+                assert!((premult.data[i * 4 + c] - want).abs() < 1e-5, "{p:?}");
+            }
+            assert_eq!(straight.data[i * 4 + 3], p[3]);
+            assert_eq!(premult.data[i * 4 + 3], p[3]);
+        }
+        for mode in [OutputMode::Matte, OutputMode::Status, OutputMode::Hint] {
+            let mut data = image(&px);
+            encode_output(&mut data, mode, OutputColour::Srgb);
+            assert_eq!(data, image(&px), "{mode:?}");
+        }
+        let mut linear = image(&px);
+        encode_output(&mut linear, OutputMode::Premultiplied, OutputColour::Linear);
+        assert_eq!(linear, image(&px));
     }
 }
