@@ -5,6 +5,7 @@
 //! PyTorch reference (`--torch`) in one JSON + markdown report. `ck-bench --help` lists the flags.
 
 mod args;
+mod breakdown;
 mod engine_mode;
 mod gpu_memory;
 mod host_mode;
@@ -127,6 +128,7 @@ fn run(args: &Args, argv: &[String], root: &Path) -> Result<Report, String> {
             model_dir: args.model_dir.display().to_string(),
             cuda_options: std::env::var("CORRIDORKEY_CUDA_OPTIONS").ok(),
         },
+        breakdown: args.breakdown,
         ..Default::default()
     };
     let run_args = Args {

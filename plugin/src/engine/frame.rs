@@ -6,7 +6,7 @@ use rayon::prelude::*;
 
 use super::abort::Abort;
 use super::contract::{FrameInput, FrameOutput, KeyParams, OutputMode, PathChoice, RenderOptions};
-use super::contract::{RgbaImage, RuntimeConfig, Stage};
+use super::contract::{Medium, RgbaImage, RuntimeConfig, Stage};
 use super::error::EngineError;
 use super::hint::HintPlan;
 use super::inputs::{self, CleanFrame};
@@ -30,7 +30,12 @@ pub fn key(
     abort: Abort<'_>,
 ) -> Result<FrameOutput, EngineError> {
     let mut report = FrameReport::default();
-    let frame = report.time_with(Stage::Prepare, |r| inputs::clean(input, params, r, abort))?;
+    // Read the plate (and any mattes) once, write the clean copy once.
+    let (w, h) = (input.source.width, input.source.height);
+    let step = ("inputs cleaned (CPU)", 2 * w * h * 16, Medium::Host);
+    let frame = report.time_step(Stage::Prepare, step, |r| {
+        inputs::clean(input, params, r, abort)
+    })?;
     abort.check()?;
     if params.output == OutputMode::Hint {
         let (w, h) = frame.size();
@@ -52,7 +57,12 @@ pub fn key(
     };
     report.extend(&loaded.models.warnings, &loaded.models.notes);
     let (models, kernels) = loaded.split()?;
-    let settings = RefineSettings::resolve(params, options, models.size, models.refiner.is_some());
+    let settings = RefineSettings::resolve(
+        params,
+        options,
+        (models.size, runtime.gpu_mem_limit_mb),
+        models.refiner.is_some(),
+    );
     let gpu = match options.path {
         PathChoice::Auto => models.provider.is_gpu(),
         choice => choice == PathChoice::Gpu,
@@ -125,6 +135,7 @@ fn run_stages<P: FramePath>(
     report.tiles(tiles.run, tiles.skipped);
     abort.check()?;
     let image = report.time(Stage::Finish, || path.finish(refined, frame))?;
+    report.steps(path.take_steps());
     // A long CPU loop in finish stops early on abort and leaves its output unfinished.
     abort.check()?;
     Ok(image)

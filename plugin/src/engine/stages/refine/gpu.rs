@@ -3,11 +3,14 @@
 //! step (deltas over the weight sum, added to the logits, sigmoid) runs inside the finish kernel
 //! (`finish_refined`), or on its own when the CPU finish needs the refined matte.
 
+use std::time::Instant;
+
 use ort::session::Session;
 use ort::value::DynValue;
 
 use super::tiles::{axis_weights, plan, Tile};
 use super::{batches, split_tiles, tile_geometry, weight_sum, RefineSettings, Refined};
+use crate::engine::contract::Medium;
 use crate::engine::error::EngineError;
 use crate::engine::gpu::tensors::{cpu_memory, cpu_tensor, take, Place};
 use crate::engine::gpu::{ConstKey, GpuKernels, Kernel, MAX_BATCH};
@@ -260,12 +263,20 @@ pub fn refine(
     settings: &RefineSettings,
     abort: &dyn Fn() -> bool,
 ) -> Result<DeviceRefined, EngineError> {
+    let started = Instant::now();
     let Prepped {
         up,
         up_alpha,
         rin,
         mut acc,
     } = prep(k, coarse)?;
+    // Logits in; up, rin and acc written; the alpha plane down for the skip test.
+    k.record(
+        "refine prep (alpha plane down)",
+        started,
+        80 * s * s,
+        Medium::Device,
+    );
     let refiner = match refiner {
         Some(r) if settings.enabled => r,
         _ => {
@@ -310,10 +321,22 @@ pub fn refine(
             if abort() {
                 return Err(EngineError::Aborted);
             }
+            let started = Instant::now();
             let delta = run_refiner(refiner, k.place(), &tiles_now)?;
+            // Tiles in (7 planes), deltas out (4): the graph is bound by its arithmetic.
+            let b = padded.len();
+            k.record("refiner run", started, 44 * b * t * t, Medium::Device);
+            let started = Instant::now();
             let blend = Blend::of(padded, *real, (s, t, overlap))?;
             let next = plan.get(i + 1).map_or(padded, |(p, _)| p);
             let (a, tl) = step(k, &inputs, &acc, Some(&delta), &blend, &boxes(next, t)?)?;
+            // Deltas read, their tiles of acc read and written, the next tiles cropped.
+            k.record(
+                "tile blend + crop",
+                started,
+                104 * b * t * t,
+                Medium::Device,
+            );
             acc = a;
             tiles_now = tl;
         }
