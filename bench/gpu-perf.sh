@@ -73,7 +73,12 @@ main)
   ;;
 extra)
   run after after1024 --mode all --frames 12 --size 1024 --model-dir $M1024 --no-skip --breakdown $(head -1 /tmp/bw.txt)
-  for b in 4 8 16; do run after batch$b --frames 6 --size 2048 --model-dir $M --no-skip --batch $b; done
+  # Refine time and device peak per batch (the default at 6144 MiB is 9: three runs of 9).
+  for b in 4 13 16; do run after batch$b --frames 6 --size 2048 --model-dir $M --no-skip --batch $b; done
+  # The CUDA provider's options on every session (after ours): the refiner without NHWC, and the
+  # exhaustive convolution search.
+  CORRIDORKEY_CUDA_OPTIONS=prefer_nhwc=0 run after nhwc_off --frames 6 --size 2048 --model-dir $M --no-skip --breakdown
+  CORRIDORKEY_CUDA_OPTIONS=cudnn_conv_algo_search=EXHAUSTIVE run after exhaustive --frames 6 --size 2048 --model-dir $M --no-skip --breakdown
   run after sim2048 --mode engine --frames 8 --size 2048 --model-dir $M --simulate-trained --breakdown $(head -1 /tmp/bw.txt)
   # A 4K frame at S=2048 with 8 GB of the device free: the rest held by another process.
   python3 -c "
