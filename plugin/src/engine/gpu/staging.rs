@@ -73,8 +73,10 @@ impl Staging {
             // The old buffer goes back before the new one is taken.
             *slot = None;
             let e = EngineError::ort("pinned staging buffer");
+            // Without a pinned allocator (a provider that has none) plain CPU memory still works:
+            // ONNX Runtime then copies through the driver's bounce buffers, as before.
             let allocator = match place.gpu {
-                Some(_) => Allocator::new(session, pinned(direction)?).map_err(e)?,
+                Some(_) => Allocator::new(session, pinned(direction)?).unwrap_or_default(),
                 None => Allocator::default(),
             };
             let tensor = Tensor::<f32>::new(&allocator, shape.to_vec()).map_err(e)?;
