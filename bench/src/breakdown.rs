@@ -128,6 +128,28 @@ fn row_line(md: &mut String, stage: &str, name: &str, ms: f64, floor: Option<(u6
     }
 }
 
+/// The rows of one stage: its steps, what it spends outside them and its total (returned).
+fn stage_rows(
+    md: &mut String,
+    engine: &ModeResult,
+    rows: &[Row],
+    stage: &str,
+    bw: &Bandwidths,
+) -> f64 {
+    let mut in_steps = 0.0;
+    for r in rows.iter().filter(|r| r.stage == stage) {
+        in_steps += r.ms;
+        let floor = (r.bytes, r.medium.as_str(), bw.of(&r.medium));
+        row_line(md, stage, &r.name, r.ms, Some(floor));
+    }
+    let Some(st) = stage_median(&engine.frames, stage) else {
+        return 0.0;
+    };
+    row_line(md, stage, "rest of the stage", st - in_steps, None);
+    row_line(md, stage, "**stage**", st, None);
+    st
+}
+
 /// The markdown table of `engine` (and the render action of `host`, when it ran), or None when
 /// the engine reported no steps.
 pub fn table(engine: &ModeResult, host: Option<&ModeResult>, bw: &Bandwidths) -> Option<String> {
@@ -146,20 +168,10 @@ pub fn table(engine: &ModeResult, host: Option<&ModeResult>, bw: &Bandwidths) ->
         "| stage | step | ms | MB moved | in | floor ms | x floor |"
     );
     let _ = writeln!(md, "|---|---|---|---|---|---|---|");
-    let mut total = 0.0;
-    for stage in ["prepare", "coarse", "refine", "finish"] {
-        let mut in_steps = 0.0;
-        for r in rows.iter().filter(|r| r.stage == stage) {
-            in_steps += r.ms;
-            let floor = (r.bytes, r.medium.as_str(), bw.of(&r.medium));
-            row_line(&mut md, stage, &r.name, r.ms, Some(floor));
-        }
-        if let Some(st) = stage_median(&engine.frames, stage) {
-            row_line(&mut md, stage, "rest of the stage", st - in_steps, None);
-            row_line(&mut md, stage, "**stage**", st, None);
-            total += st;
-        }
-    }
+    let total: f64 = ["prepare", "coarse", "refine", "finish"]
+        .iter()
+        .map(|stage| stage_rows(&mut md, engine, &rows, stage, bw))
+        .sum();
     let engine_ms = engine.summary.as_ref().map_or(f64::NAN, |s| s.median_ms);
     row_line(
         &mut md,

@@ -115,20 +115,16 @@ fn finish(
     let t = Instant::now();
     let (session, [rh, rv, wsum], staging) = k.session_staged(kernel, [rh, rv, wsum])?;
     let mut binding = session.create_binding().map_err(e)?;
-    match &refined.value {
-        RefinedOnDevice::Final(planes) => binding.bind_input("refined", planes).map_err(e)?,
-        RefinedOnDevice::Logits { up, acc, .. } => {
-            binding.bind_input("up", up).map_err(e)?;
-            binding.bind_input("acc", acc).map_err(e)?;
-            binding.bind_input("wsum", wsum).map_err(e)?;
-        }
-    }
-    for (name, value) in [("rh", rh), ("rv", rv), ("params", &settings)] {
-        binding.bind_input(name, value).map_err(e)?;
-    }
+    let mut inputs: Vec<(&str, &DynValue)> = match &refined.value {
+        RefinedOnDevice::Final(planes) => vec![("refined", planes)],
+        RefinedOnDevice::Logits { up, acc, .. } => vec![("up", up), ("acc", acc), ("wsum", wsum)],
+    };
+    inputs.extend([("rh", rh), ("rv", rv), ("params", &settings)]);
     if let Some([g, c]) = &mattes {
-        binding.bind_input("garbage", g).map_err(e)?;
-        binding.bind_input("core", c).map_err(e)?;
+        inputs.extend([("garbage", g), ("core", c)]);
+    }
+    for (name, value) in inputs {
+        binding.bind_input(name, value).map_err(e)?;
     }
     let out = staging.output(session, place, &[h, w, 4])?;
     binding.bind_output("rgba", out).map_err(e)?;
