@@ -20,11 +20,23 @@ M1024=/tmp/models1024
 P=/tmp/perf
 log() { echo "== $*" | tee -a "$OUT/log.txt"; }
 bw() { cat /tmp/bw.txt 2>/dev/null; }
-# One ck-bench run of binary set $1 (before|after) against its own bundle.
+# One ck-bench run of binary set $1 (before|after) against its own bundle. A set without its own
+# ck-bench drives its bundle with the other set's (host mode measures the bundle; the breakdown
+# flags are dropped for a ck-bench that predates them).
 run() {
   local set=$1 tag=$2; shift 2
-  log "$set $tag: $*"
-  "$P/$set/ck-bench" --ort-lib "$ORT_DYLIB_PATH" --device cuda --bundle "/tmp/bundle-$set/CorridorKey.ofx.bundle" \
+  local ckb="$P/$set/ck-bench" args=()
+  [ -x "$ckb" ] || ckb="$P/before/ck-bench"
+  if [ "$ckb" = "$P/before/ck-bench" ]; then
+    while [ $# -gt 0 ]; do
+      case "$1" in --breakdown) ;; --bw-*) shift ;; *) args+=("$1") ;; esac; shift
+    done
+  else
+    args=("$@")
+  fi
+  set -- "${args[@]}"
+  log "$set $tag ($ckb): $*"
+  "$ckb" --ort-lib "$ORT_DYLIB_PATH" --device cuda --bundle "/tmp/bundle-$set/CorridorKey.ofx.bundle" \
     "$@" --json "$OUT/$tag.json" --md "$OUT/$tag.md" > "$OUT/$tag.err" 2>&1
   local rc=$?
   grep -E "median|peak|path check|error|Error|^\|" "$OUT/$tag.err" | tail -40 | tee -a "$OUT/log.txt"
