@@ -12,11 +12,17 @@ arena statistics and the PyTorch reference, as JSON and markdown.
 
 ck-bench [--mode engine|host|all] [--model-dir DIR] [--ort-lib PATH] [--device auto|cuda|tensorrt|cpu]
          [--frames N] [--size S] [--width W] [--height H] [--input DIR] [--seed N]
-         [--tile 512|1024|full] [--overlap PX] [--batch B] [--no-refiner] [--no-skip] [--cpu-path]
+         [--tile 512|1024|full] [--overlap PX] [--batch B (0: from the GPU budget)] [--no-refiner] [--no-skip] [--cpu-path]
          [--simulate-trained] [--cuda-images]
          [--gpu-mem MB] [--gpu N] [--bundle PATH]
          [--torch eager-fp16,compile-fp16,eager-autocast] [--python PATH] [--torch-device cuda|cpu]
          [--torch-timeout SECONDS] [--json PATH] [--md PATH]
+         [--breakdown] [--bw-device GBS] [--bw-link GBS] [--bw-host GBS]
+
+--breakdown: the engine's steps inside each stage (median time, bytes moved, floor at the given
+bandwidths: device memory, the host link, CPU memory; defaults 3000, 25, 20 GB/s) as a markdown
+table, printed with the summary and added to the markdown; with --mode all, beside the render
+action.
 
 --simulate-trained: a trained model's sparse skip, simulated (random weights never give uniform
 alpha): the plate's true matte is the AlphaHint clip and, after the coarse graph runs, its alpha is
@@ -74,6 +80,8 @@ pub struct Args {
     pub bundle: PathBuf,
     /// Host mode: hand the plugin CUDA images (OFX CUDA render) instead of CPU images.
     pub cuda_images: bool,
+    /// Print the per-step breakdown (and the bandwidths its floors use).
+    pub breakdown: Option<crate::breakdown::Bandwidths>,
     pub torch: Vec<String>,
     pub python: PathBuf,
     pub torch_device: String,
@@ -123,7 +131,7 @@ pub fn defaults(env: &dyn Fn(&str) -> Option<String>, root: &Path) -> Args {
         seed: 0,
         tile: TileSize::T512,
         overlap: 128,
-        batch: 4,
+        batch: 0,
         refiner: true,
         skip: true,
         cpu_path: false,
@@ -132,6 +140,7 @@ pub fn defaults(env: &dyn Fn(&str) -> Option<String>, root: &Path) -> Args {
         gpu: 0,
         bundle,
         cuda_images: false,
+        breakdown: None,
         torch: Vec::new(),
         python: PathBuf::from("python3"),
         torch_device: "cuda".into(),
@@ -154,6 +163,10 @@ pub fn parse(argv: &[String], defaults: Args) -> Result<Option<Args>, String> {
                 .ok_or_else(|| format!("{flag} needs a value"))
         };
         let num = |v: String| v.parse::<usize>().map_err(|e| format!("{flag} {v}: {e}"));
+        let gbs = |v: String| match v.parse::<f64>() {
+            Ok(g) if g > 0.0 && g.is_finite() => Ok(g),
+            _ => Err(format!("{flag} {v}: a bandwidth in GB/s above 0")),
+        };
         match flag.as_str() {
             "--mode" => {
                 a.mode = match val()?.as_str() {
@@ -192,7 +205,7 @@ pub fn parse(argv: &[String], defaults: Args) -> Result<Option<Args>, String> {
                 }
             }
             "--overlap" => a.overlap = num(val()?)?,
-            "--batch" => a.batch = num(val()?)?.max(1),
+            "--batch" => a.batch = num(val()?)?,
             "--no-refiner" => a.refiner = false,
             "--no-skip" => a.skip = false,
             // --host-path: the earlier spelling.
@@ -202,6 +215,14 @@ pub fn parse(argv: &[String], defaults: Args) -> Result<Option<Args>, String> {
             "--gpu" => a.gpu = i32::try_from(num(val()?)?).map_err(|e| format!("--gpu: {e}"))?,
             "--bundle" => a.bundle = val()?.into(),
             "--cuda-images" => a.cuda_images = true,
+            "--breakdown" => {
+                a.breakdown.get_or_insert_with(Default::default);
+            }
+            "--bw-device" => {
+                a.breakdown.get_or_insert_with(Default::default).device_gbs = gbs(val()?)?
+            }
+            "--bw-link" => a.breakdown.get_or_insert_with(Default::default).link_gbs = gbs(val()?)?,
+            "--bw-host" => a.breakdown.get_or_insert_with(Default::default).host_gbs = gbs(val()?)?,
             "--torch" => {
                 a.torch = val()?
                     .split(',')
@@ -269,7 +290,7 @@ mod tests {
             (a.width, a.height, a.size, a.frames),
             (4096, 2160, 2048, 10)
         );
-        assert_eq!((a.tile, a.overlap, a.batch), (TileSize::T512, 128, 4));
+        assert_eq!((a.tile, a.overlap, a.batch), (TileSize::T512, 128, 0));
         assert!(a.refiner && a.skip && a.torch.is_empty());
         assert_eq!(
             a.model_dir,

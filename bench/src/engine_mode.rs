@@ -5,15 +5,15 @@ use std::path::PathBuf;
 use std::time::Instant;
 
 use corridorkey::engine::{
-    Engine, FrameInput, HintSource, KeyParams, OutputMode, PathChoice, RefinerParams,
-    RenderOptions, RuntimeConfig,
+    Engine, FrameInput, HintSource, KeyParams, Medium, OutputMode, PathChoice, RefinerParams,
+    RenderOptions, RuntimeConfig, StepTime,
 };
 
 use crate::args::Args;
 use crate::gpu_memory::{Gpu, Sampler};
 use crate::plates::PlateSource;
 use crate::report::ModeResult;
-use crate::stats::{summarise, FrameRow, Stages};
+use crate::stats::{summarise, FrameRow, Stages, StepRow};
 
 pub fn runtime(args: &Args) -> RuntimeConfig {
     // The plugin's switches (docs/CONFIG.md), read as the plugin reads them.
@@ -133,6 +133,7 @@ pub fn run(
             device_peak_mib,
             process_peak_mib,
             render_action_ms: None,
+            steps: s.steps.iter().map(step_row).collect(),
         });
     }
     if !args.cpu_path && result.error.is_none() {
@@ -191,4 +192,20 @@ fn path_check(
     Some(format!(
         "path check, frame 0: default path vs CPU path, max abs difference alpha {max_alpha:.2e}, premultiplied RGB {max_rgb:.2e}"
     ))
+}
+
+/// A step of the engine's report as a row of ours.
+fn step_row(s: &StepTime) -> StepRow {
+    StepRow {
+        stage: format!("{:?}", s.stage).to_lowercase(),
+        name: s.name.to_string(),
+        ms: s.ms,
+        bytes: s.bytes,
+        medium: match s.medium {
+            Medium::Device => "device",
+            Medium::Link => "link",
+            Medium::Host => "host",
+        }
+        .into(),
+    }
 }

@@ -5,6 +5,7 @@
 //! PyTorch reference (`--torch`) in one JSON + markdown report. `ck-bench --help` lists the flags.
 
 mod args;
+mod breakdown;
 mod engine_mode;
 mod gpu_memory;
 mod host_mode;
@@ -130,6 +131,7 @@ fn run(args: &Args, argv: &[String], root: &Path) -> Result<Report, String> {
                 .tuning
                 .cuda_options,
         },
+        breakdown: args.breakdown,
         ..Default::default()
     };
     let run_args = Args {

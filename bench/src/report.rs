@@ -8,6 +8,7 @@ use std::path::Path;
 use corridorkey::engine::runtime::arena_stats::ArenaStats;
 use serde::{Deserialize, Serialize};
 
+use crate::breakdown::{self, Bandwidths};
 use crate::gpu_memory::{GpuInfo, MemoryReport};
 use crate::stats::{FrameRow, Summary};
 use crate::torch_mode::ReferenceResult;
@@ -72,6 +73,9 @@ pub struct Report {
     pub settings: Settings,
     pub modes: Vec<ModeResult>,
     pub reference: Vec<ReferenceResult>,
+    /// `--breakdown`: the bandwidths of the floors (the table goes in the markdown and summary).
+    #[serde(default)]
+    pub breakdown: Option<Bandwidths>,
 }
 
 /// "1.31.1" from ".../libonnxruntime.so.1.31.1" (or "libonnxruntime.1.31.1.dylib").
@@ -173,7 +177,19 @@ impl Report {
         if self.modes.is_empty() {
             self.reference_only(&mut md);
         }
+        if let Some(table) = self.breakdown_table() {
+            md.push_str(&table);
+            md.push('\n');
+        }
         md
+    }
+
+    /// The `--breakdown` table of the engine mode (with the render action when host mode ran).
+    pub fn breakdown_table(&self) -> Option<String> {
+        let bw = self.breakdown.as_ref()?;
+        let engine = self.modes.iter().find(|m| m.mode == "engine")?;
+        let host = self.modes.iter().find(|m| m.mode == "host");
+        breakdown::table(engine, host, bw)
     }
 
     fn mode_markdown(&self, md: &mut String, m: &ModeResult) {
@@ -336,6 +352,9 @@ impl Report {
     /// A few lines for the terminal.
     pub fn summary_text(&self) -> String {
         let mut t = format!("ck-bench: {} | ORT {}\n", self.gpu_line(), self.ort_version);
+        if let Some(table) = self.breakdown_table() {
+            t.push_str(&table);
+        }
         for m in &self.modes {
             match (&m.summary, &m.error) {
                 (Some(s), err) => {

@@ -20,6 +20,20 @@ pub struct FrameRow {
     /// image set-up, which a real host pays in its own way).
     #[serde(default)]
     pub render_action_ms: Option<f64>,
+    /// Engine mode: the steps inside the stages (the breakdown), in order.
+    #[serde(default)]
+    pub steps: Vec<StepRow>,
+}
+
+/// One timed step of a frame (`corridorkey::engine::StepTime`).
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct StepRow {
+    pub stage: String,
+    pub name: String,
+    pub ms: f64,
+    pub bytes: u64,
+    /// "device", "link" or "host": where the bytes move.
+    pub medium: String,
 }
 
 #[derive(Clone, Copy, Debug, Default, PartialEq, Serialize, Deserialize)]

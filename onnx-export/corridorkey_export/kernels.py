@@ -40,7 +40,7 @@ from onnx import TensorProto, helper, numpy_helper
 
 OPSET = 18
 IR_VERSION = 8
-MAX_BATCH = 8
+MAX_BATCH = 16
 F32, I64 = TensorProto.FLOAT, TensorProto.INT64
 
 

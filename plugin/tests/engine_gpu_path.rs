@@ -296,3 +296,65 @@ fn engine_renders_every_mode_the_same_on_either_path() {
         );
     }
 }
+
+#[test]
+fn the_gpu_path_reuses_its_staging_across_sizes_and_reports_its_steps() {
+    let params = KeyParams {
+        inference_size: S,
+        hint_source: HintSource::ChromaKey,
+        ..Default::default()
+    };
+    let rt = runtime(fixtures().join(SET));
+    let opts = |path| RenderOptions {
+        use_cache: false,
+        path,
+        ..Default::default()
+    };
+    let (gpu_engine, cpu_engine) = (Engine::new(), Engine::new());
+    // Same size twice (the staged buffers reused), then another size (made again), then back.
+    for (w, h) in [(320, 180), (320, 180), (211, 97), (320, 180)] {
+        let src = plate(w, h);
+        let input = FrameInput {
+            source: &src,
+            hint: None,
+            garbage: None,
+            core: None,
+        };
+        let render = |e: &Engine, path| {
+            e.render_with(&input, &params, &rt, &opts(path), &|| false)
+                .unwrap()
+        };
+        let gpu = render(&gpu_engine, PathChoice::Gpu);
+        let cpu = render(&cpu_engine, PathChoice::Cpu);
+        let d = max_abs_diff(&cpu.image.data, &gpu.image.data);
+        assert!(d < 2e-4, "{w}x{h}: frames differ by {d:e}");
+
+        let steps = &gpu.stats.steps;
+        for name in [
+            "inputs cleaned (CPU)",
+            "plate staged (CPU, pinned)",
+            "plate up (pinned) + prepare kernel",
+            "coarse graph",
+            "refine prep (alpha plane down)",
+            "refiner run",
+            "tile blend + crop",
+            "finish kernel + frame down (pinned)",
+            "frame copied out (CPU)",
+        ] {
+            assert!(
+                steps.iter().any(|s| s.name == name),
+                "{name} missing: {steps:?}"
+            );
+        }
+        let refiner_runs = steps.iter().filter(|s| s.name == "refiner run").count();
+        assert_eq!(refiner_runs, gpu.stats.tiles_run.div_ceil(16), "{steps:?}");
+        let in_steps: f64 = steps.iter().map(|s| s.ms).sum();
+        let stats = &gpu.stats;
+        let stages = stats.prepare_ms + stats.coarse_ms + stats.refine_ms + stats.finish_ms;
+        assert!(
+            in_steps <= stages + 1e-6,
+            "steps {in_steps} ms, stages {stages} ms"
+        );
+        assert!(steps.iter().all(|s| s.bytes > 0));
+    }
+}

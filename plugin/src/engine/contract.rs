@@ -386,6 +386,30 @@ pub struct FrameStats {
     pub screen: ScreenColour,
     /// True when device memory ran out and the frame was keyed at a smaller S or on the CPU.
     pub degraded: bool,
+    /// The steps inside the stages, in order (the benchmark's breakdown; a step that runs more
+    /// than once, such as a refiner run, is listed each time).
+    pub steps: Vec<StepTime>,
+}
+
+/// Where a step's bytes move, which sets its floor: device memory, the host link (PCIe), or CPU
+/// memory.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Medium {
+    Device,
+    Link,
+    Host,
+}
+
+/// One timed step of a stage. Its wall time ends with its device work done (ONNX Runtime's runs and
+/// the copies return after the device finishes), so the steps of a stage add up to it.
+#[derive(Clone, Debug, PartialEq)]
+pub struct StepTime {
+    pub stage: Stage,
+    pub name: &'static str,
+    pub ms: f64,
+    /// The fewest bytes the step must move (each input read once, each output written once).
+    pub bytes: u64,
+    pub medium: Medium,
 }
 
 /// One frame out: RGBA f32, row 0 at the top, same size as the source.
@@ -492,7 +516,8 @@ pub enum PathChoice {
 /// Engine-level settings that are not node parameters (tools and benchmarks set them).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub struct RenderOptions {
-    /// Tiles per refiner run.
+    /// Tiles per refiner run; 0 (the default) lets the engine take as many as the GPU memory
+    /// budget (`RuntimeConfig::gpu_mem_limit_mb`) allows, shared out evenly over the runs.
     pub refiner_batch: usize,
     /// Filter for the way back from S to the plate.
     pub upscale: UpscaleFilter,
@@ -516,7 +541,7 @@ pub struct RenderOptions {
 impl Default for RenderOptions {
     fn default() -> Self {
         Self {
-            refiner_batch: 4,
+            refiner_batch: 0,
             upscale: UpscaleFilter::Lanczos3,
             use_cache: true,
             path: PathChoice::Auto,

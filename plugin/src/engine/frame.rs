@@ -8,7 +8,7 @@ use rayon::prelude::*;
 
 use super::abort::Abort;
 use super::contract::{FrameInput, FrameOutput, KeyParams, OutputMode, PathChoice, RenderOptions};
-use super::contract::{RgbaImage, RuntimeConfig, Stage};
+use super::contract::{Medium, RgbaImage, RuntimeConfig, Stage};
 use super::degrade::{self, Rung};
 use super::error::EngineError;
 use super::hint::HintPlan;
@@ -35,7 +35,12 @@ pub fn key(
 ) -> Result<FrameOutput, EngineError> {
     let mut report = FrameReport::default();
     let params = &decide_screen(input, params, &mut report);
-    let frame = report.time_with(Stage::Prepare, |r| inputs::clean(input, params, r, abort))?;
+    // Read the plate (and any mattes) once, write the clean copy once.
+    let (w, h) = (input.source.width, input.source.height);
+    let step = ("inputs cleaned (CPU)", 2 * w * h * 16, Medium::Host);
+    let frame = report.time_step(Stage::Prepare, step, |r| {
+        inputs::clean(input, params, r, abort)
+    })?;
     abort.check()?;
     if params.output == OutputMode::Hint {
         let (w, h) = frame.size();
@@ -136,7 +141,12 @@ fn key_on(
     report.extend(&loaded.models.warnings, &loaded.models.notes);
     let (models, kernels) = loaded.split()?;
     report.keyed_at(models.size, params.screen);
-    let settings = RefineSettings::resolve(params, options, models.size, models.refiner.is_some());
+    let settings = RefineSettings::resolve(
+        params,
+        options,
+        (models.size, rung.runtime.gpu_mem_limit_mb),
+        models.refiner.is_some(),
+    );
     let gpu = match options.path {
         PathChoice::Auto => models.provider.is_gpu(),
         choice => choice == PathChoice::Gpu,
@@ -222,6 +232,7 @@ fn run_stages<P: FramePath>(
         encode_output(&mut image, params.output, params.output_colour);
         Ok::<_, EngineError>(image)
     })?;
+    report.steps(path.take_steps());
     // A long CPU loop in finish stops early on abort and leaves its output unfinished.
     abort.check()?;
     Ok(image)

@@ -3,7 +3,7 @@
 
 use std::time::Instant;
 
-use super::contract::{FrameOutput, FrameStats, OutputMode, RgbaImage, Stage};
+use super::contract::{FrameOutput, FrameStats, Medium, OutputMode, RgbaImage, Stage, StepTime};
 use super::stages::finish::output::is_premultiplied;
 
 #[derive(Clone, Debug, Default)]
@@ -31,6 +31,30 @@ impl FrameReport {
             Stage::Refine => &mut s.refine_ms,
             Stage::Finish => &mut s.finish_ms,
         } += ms;
+        r
+    }
+
+    /// Steps timed inside the stages (the benchmark's breakdown), appended in order.
+    pub fn steps(&mut self, steps: Vec<StepTime>) {
+        self.stats.steps.extend(steps);
+    }
+
+    /// [`FrameReport::time_with`] that also lists the work as one step of `stage` moving `bytes`.
+    pub fn time_step<T>(
+        &mut self,
+        stage: Stage,
+        (name, bytes, medium): (&'static str, usize, Medium),
+        f: impl FnOnce(&mut Self) -> T,
+    ) -> T {
+        let t = Instant::now();
+        let r = self.time_with(stage, f);
+        self.stats.steps.push(StepTime {
+            stage,
+            name,
+            ms: t.elapsed().as_secs_f64() * 1000.0,
+            bytes: bytes as u64,
+            medium,
+        });
         r
     }
 

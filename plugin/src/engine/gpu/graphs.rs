@@ -2,7 +2,7 @@
 //! `cd onnx-export && python -m corridorkey_export kernels`, a test checks they are current).
 
 /// Tile batches the kernels were written for (crop and blend unroll the batch).
-pub const MAX_BATCH: usize = 8;
+pub const MAX_BATCH: usize = 16;
 
 /// The single-session kernels, by what they do.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -72,4 +72,12 @@ pub const STEP: [&[u8]; MAX_BATCH] = [
     include_bytes!("../../../kernels/tile_step_b6.onnx"),
     include_bytes!("../../../kernels/tile_step_b7.onnx"),
     include_bytes!("../../../kernels/tile_step_b8.onnx"),
+    include_bytes!("../../../kernels/tile_step_b9.onnx"),
+    include_bytes!("../../../kernels/tile_step_b10.onnx"),
+    include_bytes!("../../../kernels/tile_step_b11.onnx"),
+    include_bytes!("../../../kernels/tile_step_b12.onnx"),
+    include_bytes!("../../../kernels/tile_step_b13.onnx"),
+    include_bytes!("../../../kernels/tile_step_b14.onnx"),
+    include_bytes!("../../../kernels/tile_step_b15.onnx"),
+    include_bytes!("../../../kernels/tile_step_b16.onnx"),
 ];

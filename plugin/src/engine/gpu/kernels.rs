@@ -2,6 +2,7 @@
 //! the GPU stages reuse from frame to frame.
 
 use std::collections::HashMap;
+use std::time::Instant;
 
 use fast_image_resize::FilterType;
 use ort::environment::Environment;
@@ -10,8 +11,9 @@ use ort::value::DynValue;
 
 use super::graphs::{Kernel, MAX_BATCH, STEP};
 use super::matrices;
+use super::staging::Staging;
 use super::tensors::Place;
-use crate::engine::contract::RuntimeConfig;
+use crate::engine::contract::{Medium, RuntimeConfig, Stage, StepTime};
 use crate::engine::error::EngineError;
 use crate::engine::runtime::providers::{Provider, Role};
 use crate::engine::runtime::session::{build, GraphSource};
@@ -54,6 +56,11 @@ pub struct GpuKernels {
     sessions: HashMap<Kernel, Session>,
     steps: HashMap<usize, Session>,
     constants: HashMap<ConstKey, DynValue>,
+    /// Pinned host tensors for the plate going up and the frame coming down.
+    staging: Staging,
+    /// The stage now running and the steps timed so far (the benchmark's breakdown).
+    stage: Stage,
+    timed: Vec<StepTime>,
 }
 
 impl GpuKernels {
@@ -65,7 +72,37 @@ impl GpuKernels {
             sessions: HashMap::new(),
             steps: HashMap::new(),
             constants: HashMap::new(),
+            staging: Staging::default(),
+            stage: Stage::Prepare,
+            timed: Vec::new(),
         }
+    }
+
+    /// The stage the next recorded steps belong to.
+    pub fn begin(&mut self, stage: Stage) {
+        self.stage = stage;
+    }
+
+    /// Records a step of the current stage that started at `start` and moved `bytes` in `medium`.
+    pub fn record(&mut self, name: &'static str, start: Instant, bytes: usize, medium: Medium) {
+        let ms = start.elapsed().as_secs_f64() * 1000.0;
+        self.record_ms(name, ms, bytes, medium);
+    }
+
+    /// Records a step of the current stage that took `ms`.
+    pub fn record_ms(&mut self, name: &'static str, ms: f64, bytes: usize, medium: Medium) {
+        self.timed.push(StepTime {
+            stage: self.stage,
+            name,
+            ms,
+            bytes: bytes as u64,
+            medium,
+        });
+    }
+
+    /// The steps recorded since the last call.
+    pub fn take_steps(&mut self) -> Vec<StepTime> {
+        std::mem::take(&mut self.timed)
     }
 
     pub fn place(&self) -> Place {
@@ -116,6 +153,26 @@ impl GpuKernels {
             .get_mut(&k)
             .ok_or_else(|| EngineError::Internal(format!("kernel {k:?} missing")))?;
         Ok((session, values))
+    }
+
+    /// Kernel `k` with the device constants `keys` and the pinned staging tensors beside it.
+    pub fn session_staged<const N: usize>(
+        &mut self,
+        k: Kernel,
+        keys: [ConstKey; N],
+    ) -> Result<(&mut Session, [&DynValue; N], &mut Staging), EngineError> {
+        self.session(k)?;
+        let Self {
+            sessions,
+            constants,
+            staging,
+            ..
+        } = self;
+        let values = borrow_all(constants, keys)?;
+        let session = sessions
+            .get_mut(&k)
+            .ok_or_else(|| EngineError::Internal(format!("kernel {k:?} missing")))?;
+        Ok((session, values, staging))
     }
 
     /// The refine-step kernel (blend, then crop) for a batch of `batch` tiles.

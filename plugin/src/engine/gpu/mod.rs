@@ -11,6 +11,7 @@
 pub mod graphs;
 pub mod kernels;
 pub mod matrices;
+pub mod staging;
 pub mod tensors;
 
 pub use graphs::{Kernel, MAX_BATCH};

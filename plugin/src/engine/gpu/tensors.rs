@@ -46,18 +46,26 @@ impl Place {
 
     /// A device tensor's f32 data, brought to CPU memory.
     pub fn download(self, value: &DynValue, dst: &mut [f32]) -> Result<(), EngineError> {
-        match self.gpu {
-            Some(_) => {
-                let err = ort_err("download");
-                let t = value
-                    .view()
-                    .downcast::<ort::value::DynTensorValueType>()
-                    .map_err(err)?;
-                let cpu = t.to(AllocationDevice::CPU, 0).map_err(err)?.into_dyn();
-                copy_out(&cpu, dst)
-            }
+        match self.to_cpu(value)? {
+            Some(cpu) => copy_out(&cpu, dst),
             None => copy_out(value, dst),
         }
+    }
+
+    /// A device tensor copied to a CPU tensor; None on the CPU provider, where it already is in
+    /// CPU memory.
+    pub fn to_cpu(self, value: &DynValue) -> Result<Option<DynValue>, EngineError> {
+        let Some(_) = self.gpu else {
+            return Ok(None);
+        };
+        let err = ort_err("download");
+        let t = value
+            .view()
+            .downcast::<ort::value::DynTensorValueType>()
+            .map_err(err)?;
+        Ok(Some(
+            t.to(AllocationDevice::CPU, 0).map_err(err)?.into_dyn(),
+        ))
     }
 }
 

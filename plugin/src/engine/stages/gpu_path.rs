@@ -11,7 +11,8 @@ use super::prepare::gpu::prepare;
 use super::refine::gpu::{refine, DeviceRefined};
 use super::refine::RefineSettings;
 use crate::engine::abort::Abort;
-use crate::engine::contract::{InputColour, KeyParams, RgbaImage, UpscaleFilter};
+use crate::engine::contract::UpscaleFilter;
+use crate::engine::contract::{InputColour, KeyParams, Medium, RgbaImage, Stage, StepTime};
 use crate::engine::error::EngineError;
 use crate::engine::gpu::{GpuKernels, Kernel, MAX_BATCH};
 use crate::engine::inputs::CleanFrame;
@@ -95,6 +96,7 @@ impl FramePath for GpuPath<'_> {
     type Refined = DeviceRefined;
 
     fn prepare(&mut self, frame: &CleanFrame<'_>, s: usize) -> Result<DynValue, EngineError> {
+        self.kernels.begin(Stage::Prepare);
         prepare(self.kernels, frame, self.params, s)
     }
 
@@ -103,7 +105,13 @@ impl FramePath for GpuPath<'_> {
         models: &mut ModelSet,
         input: DynValue,
     ) -> Result<DeviceCoarse, EngineError> {
+        self.kernels.begin(Stage::Coarse);
+        let t = std::time::Instant::now();
         let mut c = run_coarse(&mut models.coarse, self.kernels.place(), input)?;
+        // Input and logits only: the graph is bound by its arithmetic, not by these bytes.
+        let s = models.size;
+        self.kernels
+            .record("coarse graph", t, s * s * 16 + s * s, Medium::Device);
         if self.simulate_trained_coarse {
             c.alpha_logits = simulated_alpha_logits(self.kernels, &c.image)?;
         }
@@ -116,6 +124,7 @@ impl FramePath for GpuPath<'_> {
         coarse: DeviceCoarse,
         abort: Abort<'_>,
     ) -> Result<(DeviceRefined, TileCounts), EngineError> {
+        self.kernels.begin(Stage::Refine);
         let refined = refine(
             models.refiner.as_mut(),
             self.kernels,
@@ -136,6 +145,11 @@ impl FramePath for GpuPath<'_> {
         refined: DeviceRefined,
         frame: &CleanFrame<'_>,
     ) -> Result<RgbaImage, EngineError> {
+        self.kernels.begin(Stage::Finish);
         finish_frame(self.kernels, &refined, frame, self.params, self.upscale)
+    }
+
+    fn take_steps(&mut self) -> Vec<StepTime> {
+        self.kernels.take_steps()
     }
 }

@@ -3,7 +3,7 @@
 //! two implementations.
 
 use crate::engine::abort::Abort;
-use crate::engine::contract::RgbaImage;
+use crate::engine::contract::{RgbaImage, StepTime};
 use crate::engine::error::EngineError;
 use crate::engine::inputs::CleanFrame;
 use crate::engine::runtime::ModelSet;
@@ -44,4 +44,10 @@ pub trait FramePath {
         refined: Self::Refined,
         frame: &CleanFrame<'_>,
     ) -> Result<RgbaImage, EngineError>;
+
+    /// The steps this path timed inside the stages so far (the benchmark's breakdown); none by
+    /// default.
+    fn take_steps(&mut self) -> Vec<StepTime> {
+        Vec::new()
+    }
 }

@@ -3,12 +3,16 @@
 //! premultiplied output, x alpha; one interleaved RGBA frame comes down. Despeckle and the Status
 //! view bring the refined matte down and take the CPU form.
 
+use std::time::Instant;
+
+use ort::value::DynValue;
+
 use super::cpu;
 use super::finished::Finished;
 use super::output::compose;
-use crate::engine::contract::{KeyParams, OutputMode, RgbaImage, UpscaleFilter};
+use crate::engine::contract::{KeyParams, Medium, OutputMode, RgbaImage, UpscaleFilter};
 use crate::engine::error::EngineError;
-use crate::engine::gpu::tensors::{copy_out, cpu_memory, cpu_tensor, take};
+use crate::engine::gpu::tensors::cpu_tensor;
 use crate::engine::gpu::{GpuKernels, Kernel};
 use crate::engine::imaging::resize::filter_type;
 use crate::engine::inputs::CleanFrame;
@@ -62,8 +66,24 @@ pub fn finish_kernel(refined: &RefinedOnDevice, mattes: bool) -> Kernel {
     }
 }
 
+/// The garbage and core mattes on the device when the frame has either (an absent one is all
+/// zeros: no core added, nothing garbage-masked).
+fn mattes(k: &GpuKernels, frame: &CleanFrame<'_>) -> Result<Option<[DynValue; 2]>, EngineError> {
+    if !frame.has_mattes() {
+        return Ok(None);
+    }
+    let (w, h) = frame.size();
+    let place = k.place();
+    let zeros = vec![0.0f32; w * h];
+    let (garbage, core) = (frame.garbage.as_deref(), frame.core.as_deref());
+    Ok(Some([
+        place.upload(&[h, w], garbage.unwrap_or(&zeros))?,
+        place.upload(&[h, w], core.unwrap_or(&zeros))?,
+    ]))
+}
+
 /// Interleaved RGBA at the plate size: linear fg (straight, or premultiplied when `premultiply`)
-/// and alpha.
+/// and alpha. The frame comes down inside the kernel's run, into pinned memory.
 fn finish(
     k: &mut GpuKernels,
     refined: &DeviceRefined,
@@ -72,65 +92,54 @@ fn finish(
     filter: UpscaleFilter,
     premultiply: bool,
 ) -> Result<Vec<f32>, EngineError> {
-    let s = refined.s;
-    let (w, h) = frame.size();
+    let (s, (w, h)) = (refined.s, frame.size());
     let f = filter_type(filter);
     let rh = k.matrix(s, w, f, false)?;
     let rv = k.matrix(s, h, f, true)?;
-    let (garbage, core) = (frame.garbage.as_deref(), frame.core.as_deref());
     let kernel = finish_kernel(&refined.value, frame.has_mattes());
-    let place = k.place();
-    // An absent matte is all zeros: no core added, nothing garbage-masked.
-    let mattes = if frame.has_mattes() {
-        let zeros = vec![0.0f32; w * h];
-        Some((
-            place.upload(&[h, w], garbage.unwrap_or(&zeros))?,
-            place.upload(&[h, w], core.unwrap_or(&zeros))?,
-        ))
-    } else {
-        None
+    let (place, mattes) = (k.place(), mattes(k, frame)?);
+    let premultiply = if premultiply { 1.0 } else { 0.0 };
+    let settings = vec![
+        params.clip_black,
+        params.clip_white,
+        params.despill,
+        premultiply,
+    ];
+    let settings = cpu_tensor(&[4], settings)?;
+    // The weight sum only when the refiner ran (any constant stands in otherwise, unbound).
+    let wsum = match &refined.value {
+        RefinedOnDevice::Logits { wsum, .. } => *wsum,
+        RefinedOnDevice::Final(_) => rh,
     };
-    let settings = cpu_tensor(
-        &[4],
-        vec![
-            params.clip_black,
-            params.clip_white,
-            params.despill,
-            if premultiply { 1.0 } else { 0.0 },
-        ],
-    )?;
-    let cpu_mem = cpu_memory()?;
     let e = EngineError::ort("GPU finish");
-    let (session, mut binding) = match &refined.value {
-        RefinedOnDevice::Final(planes) => {
-            let (session, [rh, rv]) = k.session_with(kernel, [rh, rv])?;
-            let mut binding = session.create_binding().map_err(e)?;
-            binding.bind_input("refined", planes).map_err(e)?;
-            binding.bind_input("rh", rh).map_err(e)?;
-            binding.bind_input("rv", rv).map_err(e)?;
-            (session, binding)
-        }
-        RefinedOnDevice::Logits { up, acc, wsum } => {
-            let (session, [rh, rv, wsum]) = k.session_with(kernel, [rh, rv, *wsum])?;
-            let mut binding = session.create_binding().map_err(e)?;
-            binding.bind_input("up", up).map_err(e)?;
-            binding.bind_input("acc", acc).map_err(e)?;
-            binding.bind_input("wsum", wsum).map_err(e)?;
-            binding.bind_input("rh", rh).map_err(e)?;
-            binding.bind_input("rv", rv).map_err(e)?;
-            (session, binding)
-        }
+    let t = Instant::now();
+    let (session, [rh, rv, wsum], staging) = k.session_staged(kernel, [rh, rv, wsum])?;
+    let mut binding = session.create_binding().map_err(e)?;
+    let mut inputs: Vec<(&str, &DynValue)> = match &refined.value {
+        RefinedOnDevice::Final(planes) => vec![("refined", planes)],
+        RefinedOnDevice::Logits { up, acc, .. } => vec![("up", up), ("acc", acc), ("wsum", wsum)],
     };
-    binding.bind_input("params", &settings).map_err(e)?;
-    if let Some((g, c)) = &mattes {
-        binding.bind_input("garbage", g).map_err(e)?;
-        binding.bind_input("core", c).map_err(e)?;
+    inputs.extend([("rh", rh), ("rv", rv), ("params", &settings)]);
+    if let Some([g, c]) = &mattes {
+        inputs.extend([("garbage", g), ("core", c)]);
     }
-    binding.bind_output_to_device("rgba", &cpu_mem).map_err(e)?;
-    let mut o = session.run_binding(&binding).map_err(e)?;
-    let rgba = take(&mut o, "rgba")?;
-    drop(o);
-    let mut out = vec![0.0f32; w * h * 4];
-    copy_out(&rgba, &mut out)?;
-    Ok(out)
+    for (name, value) in inputs {
+        binding.bind_input(name, value).map_err(e)?;
+    }
+    let out = staging.output(session, place, &[h, w, 4])?;
+    binding.bind_output("rgba", out).map_err(e)?;
+    drop(session.run_binding(&binding).map_err(e)?);
+    drop(binding);
+    let kernel_ms = t.elapsed().as_secs_f64() * 1000.0;
+    let t = Instant::now();
+    let rgba = staging.read()?;
+    // The copy down runs inside the kernel's run; the link is its floor.
+    k.record_ms(
+        "finish kernel + frame down (pinned)",
+        kernel_ms,
+        16 * w * h,
+        Medium::Link,
+    );
+    k.record("frame copied out (CPU)", t, 32 * w * h, Medium::Host);
+    Ok(rgba)
 }

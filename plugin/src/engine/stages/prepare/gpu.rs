@@ -4,10 +4,12 @@
 //! normalisation run there, and the `[1,4,S,S]` network input stays on the device for the coarse
 //! and refine stages.
 
+use std::time::Instant;
+
 use fast_image_resize::FilterType;
 use ort::value::DynValue;
 
-use crate::engine::contract::{InputColour, KeyParams, RgbaImage};
+use crate::engine::contract::{InputColour, KeyParams, Medium, RgbaImage};
 use crate::engine::error::EngineError;
 use crate::engine::gpu::tensors::{cpu_tensor, take};
 use crate::engine::gpu::{GpuKernels, Kernel};
@@ -15,6 +17,24 @@ use crate::engine::hint::HintPlan;
 use crate::engine::hint::{key_kernels, KeyKernels};
 use crate::engine::imaging::morph::{ellipse_rows, opencv_gaussian_kernel};
 use crate::engine::inputs::CleanFrame;
+
+/// Where the prepare kernel's plate comes from.
+enum Plate<'a> {
+    /// Already on the device (the hint kernels read it too).
+    Device(&'a DynValue),
+    /// In CPU memory: staged in pinned memory and copied up inside the kernel's run.
+    Host(&'a [f32]),
+}
+
+/// The prepare kernel for the plate's colour, with or without the built-in key inside.
+fn prepare_kernel(colour: InputColour, keyed: bool) -> Kernel {
+    match (colour, keyed) {
+        (InputColour::Linear, true) => Kernel::PrepareKeyedLinear,
+        (InputColour::Srgb, true) => Kernel::PrepareKeyedSrgb,
+        (InputColour::Linear, false) => Kernel::PrepareLinear,
+        (InputColour::Srgb, false) => Kernel::PrepareSrgb,
+    }
+}
 
 /// The packed network input on the device, as the CPU path's `prepare_input` builds it.
 pub fn prepare(
@@ -25,30 +45,47 @@ pub fn prepare(
 ) -> Result<DynValue, EngineError> {
     let src: &RgbaImage = &frame.src;
     let (w, h) = (src.width, src.height);
-    let plate = k.place().upload(&[h, w, 4], &src.data)?;
-    if let HintPlan::ChromaKey = frame.hint_plan {
-        if let Some(key) = KeyInputs::new(params, (w, h))? {
-            // The built-in key computed inside the same graph.
-            let kernel = match params.input_colour {
-                InputColour::Linear => Kernel::PrepareKeyedLinear,
-                InputColour::Srgb => Kernel::PrepareKeyedSrgb,
-            };
-            let inputs: Vec<(&str, &DynValue)> = key.values.iter().map(|(n, v)| (*n, v)).collect();
-            let step = "GPU prepare (with the built-in key)";
-            return pack(k, kernel, step, &plate, &inputs, (w, h), s);
+    let host = Plate::Host(&src.data);
+    match &frame.hint_plan {
+        HintPlan::ChromaKey => {
+            if let Some(key) = KeyInputs::new(params, (w, h))? {
+                // The built-in key computed inside the same graph.
+                let kernel = prepare_kernel(params.input_colour, true);
+                let inputs: Vec<(&str, &DynValue)> =
+                    key.values.iter().map(|(n, v)| (*n, v)).collect();
+                let step = "GPU prepare (with the built-in key)";
+                return pack(k, kernel, step, host, &inputs, (w, h), s);
+            }
         }
+        HintPlan::Clip(c) => {
+            let t = Instant::now();
+            let hint = k.place().upload(&[h, w], c)?;
+            k.record("hint up", t, w * h * 4, Medium::Link);
+            let kernel = prepare_kernel(params.input_colour, false);
+            return pack(
+                k,
+                kernel,
+                "GPU prepare",
+                host,
+                &[("hint", &hint)],
+                (w, h),
+                s,
+            );
+        }
+        HintPlan::SourceAlpha => {}
     }
+    let t = Instant::now();
+    let plate = k.place().upload(&[h, w, 4], &src.data)?;
+    k.record("plate up", t, w * h * 16, Medium::Link);
     let hint = hint(k, &plate, frame, params)?;
-    let kernel = match params.input_colour {
-        InputColour::Linear => Kernel::PrepareLinear,
-        InputColour::Srgb => Kernel::PrepareSrgb,
-    };
+    let kernel = prepare_kernel(params.input_colour, false);
+    let inputs = [("hint", &hint)];
     pack(
         k,
         kernel,
         "GPU prepare",
-        &plate,
-        &[("hint", &hint)],
+        Plate::Device(&plate),
+        &inputs,
         (w, h),
         s,
     )
@@ -80,15 +117,23 @@ fn pack(
     k: &mut GpuKernels,
     kernel: Kernel,
     step: &'static str,
-    plate: &DynValue,
+    plate: Plate<'_>,
     inputs: &[(&str, &DynValue)],
     (w, h): (usize, usize),
     s: usize,
 ) -> Result<DynValue, EngineError> {
     let rh = k.matrix(w, s, FilterType::Bilinear, false)?;
     let rv = k.matrix(h, s, FilterType::Bilinear, true)?;
-    let dev = k.place().memory()?;
-    let (session, [rh, rv]) = k.session_with(kernel, [rh, rv])?;
+    let place = k.place();
+    let dev = place.memory()?;
+    let t = Instant::now();
+    let (session, [rh, rv], staging) = k.session_staged(kernel, [rh, rv])?;
+    let (plate, staged) = match plate {
+        Plate::Device(p) => (p, None),
+        Plate::Host(data) => (staging.input(session, place, &[h, w, 4], data)?, Some(t)),
+    };
+    let staged_ms = staged.map(|t| t.elapsed().as_secs_f64() * 1000.0);
+    let t = Instant::now();
     let e = EngineError::ort(step);
     let mut binding = session.create_binding().map_err(e)?;
     binding.bind_input("plate", plate).map_err(e)?;
@@ -98,8 +143,23 @@ fn pack(
     binding.bind_input("rh", rh).map_err(e)?;
     binding.bind_input("rv", rv).map_err(e)?;
     binding.bind_output_to_device("image", &dev).map_err(e)?;
-    let mut o = session.run_binding(&binding).map_err(e)?;
-    take(&mut o, "image")
+    let image = take(&mut session.run_binding(&binding).map_err(e)?, "image")?;
+    drop(binding);
+    match staged_ms {
+        Some(ms) => {
+            k.record_ms("plate staged (CPU, pinned)", ms, w * h * 32, Medium::Host);
+            // The copy up runs inside the kernel's run; the link is its floor.
+            k.record(
+                "plate up (pinned) + prepare kernel",
+                t,
+                w * h * 16,
+                Medium::Link,
+            );
+        }
+        // The plate read once (and a hint plane), the network input written once.
+        None => k.record("prepare kernel", t, w * h * 20 + s * s * 16, Medium::Device),
+    }
+    Ok(image)
 }
 
 /// The plate's alpha channel as the hint, on the device.

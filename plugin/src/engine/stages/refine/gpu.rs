@@ -3,11 +3,14 @@
 //! step (deltas over the weight sum, added to the logits, sigmoid) runs inside the finish kernel
 //! (`finish_refined`), or on its own when the CPU finish needs the refined matte.
 
+use std::time::Instant;
+
 use ort::session::Session;
 use ort::value::DynValue;
 
 use super::tiles::{axis_weights, plan, Tile};
 use super::{batches, split_tiles, tile_geometry, weight_sum, RefineSettings, Refined};
+use crate::engine::contract::Medium;
 use crate::engine::error::EngineError;
 use crate::engine::gpu::tensors::{cpu_memory, cpu_tensor, take, Place};
 use crate::engine::gpu::{ConstKey, GpuKernels, Kernel, MAX_BATCH};
@@ -251,6 +254,46 @@ fn run_refiner(
     take(&mut o, "delta_logits")
 }
 
+/// Every batch of `plan` through the refiner, its deltas blended into `acc`: step i blends batch
+/// i-1 and crops batch i (the first blends nothing); one more step blends the last batch and crops
+/// it again for nobody.
+fn run_batches(
+    k: &mut GpuKernels,
+    refiner: &mut Session,
+    inputs: &StepInputs<'_>,
+    acc: DynValue,
+    plan: &[(Vec<Tile>, usize)],
+    (s, overlap): (usize, usize),
+    abort: &dyn Fn() -> bool,
+) -> Result<DynValue, EngineError> {
+    let t = inputs.t;
+    let Some((first, _)) = plan.first() else {
+        return Ok(acc);
+    };
+    let none = Blend::none(inputs.b, (s, t))?;
+    let (mut acc, mut tiles_now) = step(k, inputs, &acc, None, &none, &boxes(first, t)?)?;
+    for (i, (padded, real)) in plan.iter().enumerate() {
+        if abort() {
+            return Err(EngineError::Aborted);
+        }
+        let started = Instant::now();
+        let delta = run_refiner(refiner, k.place(), &tiles_now)?;
+        // Tiles in (7 planes), deltas out (4): the graph is bound by its arithmetic.
+        let b = padded.len();
+        k.record("refiner run", started, 44 * b * t * t, Medium::Device);
+        let started = Instant::now();
+        let blend = Blend::of(padded, *real, (s, t, overlap))?;
+        let next = plan.get(i + 1).map_or(padded, |(p, _)| p);
+        let (a, tl) = step(k, inputs, &acc, Some(&delta), &blend, &boxes(next, t)?)?;
+        // Deltas read, their tiles of acc read and written, the next tiles cropped.
+        let bytes = 104 * b * t * t;
+        k.record("tile blend + crop", started, bytes, Medium::Device);
+        acc = a;
+        tiles_now = tl;
+    }
+    Ok(acc)
+}
+
 /// Runs the refine stage on the device.
 pub fn refine(
     refiner: Option<&mut Session>,
@@ -260,12 +303,21 @@ pub fn refine(
     settings: &RefineSettings,
     abort: &dyn Fn() -> bool,
 ) -> Result<DeviceRefined, EngineError> {
+    let started = Instant::now();
     let Prepped {
         up,
         up_alpha,
         rin,
         mut acc,
     } = prep(k, coarse)?;
+    // Logits in; up, rin and acc written; the alpha plane down for the skip test.
+    let prep_bytes = 80 * s * s;
+    k.record(
+        "refine prep (alpha plane down)",
+        started,
+        prep_bytes,
+        Medium::Device,
+    );
     let refiner = match refiner {
         Some(r) if settings.enabled => r,
         _ => {
@@ -301,22 +353,7 @@ pub fn refine(
             b: first.len(),
             t,
         };
-        // Step i blends batch i-1 and crops batch i (the first blends nothing); one more step
-        // blends the last batch and crops it again for nobody.
-        let none = Blend::none(inputs.b, (s, t))?;
-        let (a, mut tiles_now) = step(k, &inputs, &acc, None, &none, &boxes(first, t)?)?;
-        acc = a;
-        for (i, (padded, real)) in plan.iter().enumerate() {
-            if abort() {
-                return Err(EngineError::Aborted);
-            }
-            let delta = run_refiner(refiner, k.place(), &tiles_now)?;
-            let blend = Blend::of(padded, *real, (s, t, overlap))?;
-            let next = plan.get(i + 1).map_or(padded, |(p, _)| p);
-            let (a, tl) = step(k, &inputs, &acc, Some(&delta), &blend, &boxes(next, t)?)?;
-            acc = a;
-            tiles_now = tl;
-        }
+        acc = run_batches(k, refiner, &inputs, acc, &plan, (s, overlap), abort)?;
     }
     drop(rin);
     let wsum = k.constant(ConstKey::WeightSum(s, t, overlap), &[1, 1, s, s], || {

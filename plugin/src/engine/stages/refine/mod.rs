@@ -25,8 +25,36 @@ pub struct RefineSettings {
     pub sparse_skip: bool,
     pub skip_low: f32,
     pub skip_high: f32,
-    /// Tiles per refiner run.
+    /// Tiles per refiner run (every run of a frame has this many; a short last run is padded).
     pub batch: usize,
+}
+
+/// Device memory one 512 x 512 tile of a refiner run adds to the peak (an earlier round: batch 25
+/// at ~10 GB against ~5 GB at batch 4 on an H100; larger tiles scale with the area).
+pub const TILE_512_MB: usize = 240;
+/// What the rest of a frame holds while the refiner runs, counted against the budget: the CUDA
+/// context (~0.7 GB), the sessions' provider instances and weights (~1.2 GB) and the shared arena
+/// the coarse pass grew (~2 GB in use; BENCHMARKS.md's memory breakdown). At the default 6144 MiB
+/// this leaves room for 9 tiles, which keeps the device peak near 6 GB.
+pub const REFINE_RESERVE_MB: usize = 3840;
+
+/// The most tiles of edge `t` one refiner run may take within a GPU budget of `budget_mb` (0: no
+/// budget, the engine's bound).
+pub fn budget_batch(budget_mb: usize, t: usize) -> usize {
+    if budget_mb == 0 {
+        return MAX_REFINER_BATCH;
+    }
+    let per_tile = (TILE_512_MB * t * t).div_ceil(512 * 512).max(1);
+    (budget_mb.saturating_sub(REFINE_RESERVE_MB) / per_tile).clamp(1, MAX_REFINER_BATCH)
+}
+
+/// Tiles per run for a plan of `tiles` tiles when a run may take at most `most`: the fewest runs,
+/// shared out evenly (25 tiles at most 16: two runs of 13, one padding tile). The batch follows
+/// the plan, not the tiles the skip leaves, so a frame's runs keep one shape from frame to frame.
+pub fn even_batch(tiles: usize, most: usize) -> usize {
+    let most = most.max(1);
+    let runs = tiles.max(1).div_ceil(most);
+    tiles.max(1).div_ceil(runs)
 }
 
 /// Refined alpha and straight sRGB foreground at S, plus the tiles that ran or were skipped.
@@ -43,10 +71,12 @@ pub struct Refined {
 
 impl RefineSettings {
     /// The refiner settings of one frame at S.
+    /// `options.refiner_batch` 0 means: as many tiles per run as `budget_mb` (the CUDA memory
+    /// budget, 0 = none) allows, shared out evenly over the plan's runs.
     pub fn resolve(
         params: &KeyParams,
         options: &RenderOptions,
-        s: usize,
+        (s, budget_mb): (usize, usize),
         have_refiner: bool,
     ) -> RefineSettings {
         let tile = match params.refiner.tile {
@@ -64,6 +94,9 @@ impl RefineSettings {
             skip_high: params.refiner.skip_high,
             batch: if tile >= s {
                 1
+            } else if options.refiner_batch == 0 {
+                let overlap = params.refiner.overlap.min(tile / 2);
+                even_batch(plan(s, tile, overlap).len(), budget_batch(budget_mb, tile))
             } else {
                 options.refiner_batch.clamp(1, MAX_REFINER_BATCH)
             },
@@ -138,4 +171,57 @@ pub fn weight_sum(s: usize, t: usize, overlap: usize) -> Vec<f32> {
             });
     }
     wsum
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_budget_sets_the_most_tiles_per_run() {
+        // The default 6 GB budget: (6144 - 3840) / 240 = 9.
+        assert_eq!(budget_batch(6144, 512), 9);
+        // 8 GB: 18, bounded by the engine's 16; no budget: the bound.
+        assert_eq!(budget_batch(8192, 512), 16);
+        assert_eq!(budget_batch(0, 512), MAX_REFINER_BATCH);
+        // Tiles of 1024 hold four times the memory.
+        assert_eq!(budget_batch(6144, 1024), 2);
+        // A budget under the reserve still runs one tile at a time.
+        assert_eq!(budget_batch(1024, 512), 1);
+    }
+
+    #[test]
+    fn runs_share_the_tiles_evenly() {
+        // 25 tiles of S=2048: two runs of 13 (one padding tile) rather than 16 + 9.
+        assert_eq!(even_batch(25, 16), 13);
+        assert_eq!(even_batch(25, 9), 9);
+        assert_eq!(even_batch(25, 8), 7);
+        assert_eq!(even_batch(9, 16), 9);
+        assert_eq!(even_batch(1, 16), 1);
+        assert_eq!(even_batch(0, 16), 1);
+        let tiles = plan(2048, 512, 128);
+        let runs = batches(&tiles, even_batch(tiles.len(), 16));
+        assert_eq!(runs.len(), 2);
+        assert_eq!(runs.iter().map(|(_, real)| real).sum::<usize>(), 25);
+    }
+
+    #[test]
+    fn the_default_batch_follows_the_plan_and_the_budget() {
+        let params = KeyParams::default();
+        let auto = RenderOptions::default();
+        assert_eq!(auto.refiner_batch, 0);
+        let at = |s, budget| RefineSettings::resolve(&params, &auto, (s, budget), true).batch;
+        assert_eq!(at(2048, 6144), 9);
+        assert_eq!(at(1024, 6144), 9);
+        assert_eq!(at(2048, 8192), 13);
+        assert_eq!(at(2048, 0), 13);
+        let fixed = RenderOptions {
+            refiner_batch: 4,
+            ..Default::default()
+        };
+        assert_eq!(
+            RefineSettings::resolve(&params, &fixed, (2048, 6144), true).batch,
+            4
+        );
+    }
 }
