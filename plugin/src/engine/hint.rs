@@ -42,9 +42,9 @@ pub fn plan<'a>(
             }
             // An inverted window matches no hue (both paths test min <= h <= max): said, so a
             // hint that keys everything as foreground is not a silent mystery.
-            let window = p.for_screen(params.screen);
+            let window = params.chroma.for_screen(params.screen);
             if window.hue_min > window.hue_max {
-                report.note(inverted_hue_note(p));
+                report.note(inverted_hue_note(&params.chroma));
             }
             HintPlan::ChromaKey
         }
