@@ -805,12 +805,15 @@ impl Instance<'_> {
             status: status::ERR_BAD_HANDLE,
             messages: vec![],
         })?;
-        let depth = req.depth.or(self.host_config().fixed_depth).unwrap_or_else(|| {
-            prefs
-                .get_str("OfxImageClipPropDepth_Output")
-                .and_then(|v| v.first().and_then(|d| BitDepth::from_ofx(d)))
-                .unwrap_or(BitDepth::Float)
-        });
+        let depth = req
+            .depth
+            .or(self.host_config().fixed_depth)
+            .unwrap_or_else(|| {
+                prefs
+                    .get_str("OfxImageClipPropDepth_Output")
+                    .and_then(|v| v.first().and_then(|d| BitDepth::from_ofx(d)))
+                    .unwrap_or(BitDepth::Float)
+            });
         let comps = prefs
             .get_str("OfxImageClipPropComponents_Output")
             .and_then(|v| v.first().and_then(|c| Components::from_ofx(c)))

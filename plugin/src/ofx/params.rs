@@ -19,8 +19,7 @@ use ofx_bindings::{Common, ParamDef, ParamSet, Result, StringMode};
 
 use crate::engine::{
     ChromaKeyParams, Device, EdgeParams, HintSource, InputColour, KeyParams, OutputColour,
-    OutputMode,
-    RefinerParams, ScreenColour, TileSize,
+    OutputMode, RefinerParams, ScreenColour, TileSize,
 };
 
 pub const PAGE_KEY: &str = "Key";
