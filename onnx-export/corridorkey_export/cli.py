@@ -1,4 +1,4 @@
-"""`python -m corridorkey_export export|fixtures|synth|train|ship|install|quality|cpu-precision ...`"""
+"""`python -m corridorkey_export export|fixtures|synth|train|ship|install|quality|import-graphs|cpu-precision ...`"""
 
 from __future__ import annotations
 
@@ -144,6 +144,11 @@ def _add_synth_commands(sub) -> None:
     q.add_argument("--sets", default="seed,generator,solid", help="held-out sets to score (default all three)")
     q.add_argument("--precision", choices=["fp32", "fp16"], default=None, help="default: fp32 if the folder has it")
     q.add_argument("--out", type=Path, required=True)
+    ig = sub.add_parser("import-graphs", help="recover a model folder's weights (one screen) from its fp16 graphs "
+                        "into a safetensors file, checked against the graphs (the start of a fine-tune)")
+    ig.add_argument("--model-dir", type=Path, required=True)
+    ig.add_argument("--screen", choices=["green", "blue"], default="green")
+    ig.add_argument("--out", type=Path, required=True, help="safetensors file to write")
     c = sub.add_parser("cpu-precision", help="fp32 vs fp16 graphs on ONNX Runtime CPU: time per frame and alpha "
                        "difference (decides whether an fp32 copy helps CPU users)")
     c.add_argument("--checkpoint", type=Path, default=None, help="weights (default: seeded compact weights)")
@@ -207,6 +212,11 @@ def _run_synth_command(args) -> None:
                         if "model" in exact else "")
                 print(f"{screen} {set_name}: SAD hint {summ['hint']['sad']:.3f} {model}; interior holes:{holes}{near}")
         print(f"report in {args.out / 'report.md'}")
+    elif args.cmd == "import-graphs":
+        from .onnx_import import import_graphs
+
+        res = import_graphs(args.model_dir, args.screen, args.out)
+        print(f"{res['weights']}: max |alpha| difference to the graphs {res['max_abs_alpha_vs_graphs']:.5f}")
     elif args.cmd == "cpu-precision":
         from .precision import measure
 
@@ -236,7 +246,7 @@ def main(argv: list[str] | None = None) -> int:
 
             paths = write_kernels(args.out)
             print(f"wrote {len(paths)} kernel graphs to {args.out}")
-        elif args.cmd in ("synth", "train", "ship", "install", "quality", "cpu-precision"):
+        elif args.cmd in ("synth", "train", "ship", "install", "quality", "import-graphs", "cpu-precision"):
             _run_synth_command(args)
         else:
             from .fixtures import write_all
