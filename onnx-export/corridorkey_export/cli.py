@@ -1,4 +1,4 @@
-"""`python -m corridorkey_export export|fixtures|synth|train|ship|install|quality|cpu-precision ...`"""
+"""`python -m corridorkey_export export|fixtures|synth|train|ship|install|quality|import-graphs|cpu-precision ...`"""
 
 from __future__ import annotations
 
@@ -119,6 +119,14 @@ def _add_synth_commands(sub) -> None:
     sh.add_argument("--workers", type=int, default=p.workers)
     sh.add_argument("--save-every", type=float, default=p.save_every_s)
     sh.add_argument("--max-steps", type=int, default=None, help="at most this many steps per training phase (tests)")
+    sh.add_argument("--init", default=p.init, help="start from these weights (safetensors) instead of random ones")
+    sh.add_argument("--focus", default=p.focus, help="plate focus of the first phase; '+' joins several, taken in turn")
+    sh.add_argument("--ft-focus", default=p.ft_focus, help="plate focus of the fine-tune phase")
+    sh.add_argument("--interior-weight", type=float, default=p.interior_weight, help="weight of -log(alpha) in opaque interiors")
+    sh.add_argument("--exact-hint", type=float, default=p.exact_hint, help="share of plates with a near-exact hint")
+    sh.add_argument("--freeze-bn", action="store_true", help="BatchNorm in eval mode while training (fine-tunes)")
+    sh.add_argument("--unknown-weight", type=float, default=p.unknown_weight)
+    sh.add_argument("--ft-unknown-weight", type=float, default=p.ft_unknown_weight)
     i = sub.add_parser("install", help="install collected trained models (ship_<screen>.json + graphs + weights) "
                        "into a model folder, one merged manifest")
     i.add_argument("collected", type=Path, nargs="+", help="folders written by train_ship.sh collect")
@@ -133,8 +141,14 @@ def _add_synth_commands(sub) -> None:
     q.add_argument("--height", type=int, default=576)
     q.add_argument("--width", type=int, default=1024)
     q.add_argument("--screens", default="green,blue", help="screen colours to score (default both)")
+    q.add_argument("--sets", default="seed,generator,solid", help="held-out sets to score (default all three)")
     q.add_argument("--precision", choices=["fp32", "fp16"], default=None, help="default: fp32 if the folder has it")
     q.add_argument("--out", type=Path, required=True)
+    ig = sub.add_parser("import-graphs", help="recover a model folder's weights (one screen) from its fp16 graphs "
+                        "into a safetensors file, checked against the graphs (the start of a fine-tune)")
+    ig.add_argument("--model-dir", type=Path, required=True)
+    ig.add_argument("--screen", choices=["green", "blue"], default="green")
+    ig.add_argument("--out", type=Path, required=True, help="safetensors file to write")
     c = sub.add_parser("cpu-precision", help="fp32 vs fp16 graphs on ONNX Runtime CPU: time per frame and alpha "
                        "difference (decides whether an fp32 copy helps CPU users)")
     c.add_argument("--checkpoint", type=Path, default=None, help="weights (default: seeded compact weights)")
@@ -166,7 +180,10 @@ def _run_synth_command(args) -> None:
                     warmup_steps=args.warmup_steps, export_size=args.export_size, precisions=args.precision,
                     eval_count=args.eval_count, eval_height=args.eval_height, eval_width=args.eval_width,
                     data=args.data, workers=args.workers, save_every_s=args.save_every,
-                    reserve_minutes=args.reserve_minutes, **({"minutes": args.minutes} if args.minutes else {}))
+                    reserve_minutes=args.reserve_minutes, init=args.init, focus=args.focus, ft_focus=args.ft_focus,
+                    interior_weight=args.interior_weight, exact_hint=args.exact_hint, freeze_bn=args.freeze_bn,
+                    unknown_weight=args.unknown_weight, ft_unknown_weight=args.ft_unknown_weight,
+                    **({"minutes": args.minutes} if args.minutes else {}))
         ship(args.out, plan, resume=args.resume, device=args.device, max_steps=args.max_steps,
              minutes=args.minutes if args.resume else None)
     elif args.cmd == "install":
@@ -178,15 +195,28 @@ def _run_synth_command(args) -> None:
         from .quality import run_report
 
         screens = tuple(s.strip() for s in args.screens.split(",") if s.strip())
+        sets = tuple(s.strip() for s in args.sets.split(",") if s.strip())
         res = run_report(args.model_dir, args.out, args.count, args.height, args.width, args.precision, screens,
-                         echo=lambda *_: None)
+                         echo=lambda *_: None, sets=sets)
         for screen, entry in res["screens"].items():
             for set_name, s in entry["sets"].items():
                 summ = s["summary"]
-                model = (f"model {summ['model']['sad']:.3f} (x{summ['ratio']['sad']:.3f}, target "
-                         f"x{summ['target_sad_ratio']:.2f})" if "model" in summ else "no model")
-                print(f"{screen} {set_name}: SAD hint {summ['hint']['sad']:.3f} {model}")
+                target = summ.get("target_sad_ratio")
+                model = (f"model {summ['model']['sad']:.3f} (x{summ['ratio']['sad']:.3f}"
+                         + (f", target x{target:.2f})" if target is not None else ")") if "model" in summ else "no model")
+                inter = summ["interior"]
+                holes = "".join(f" {who} {100 * inter[who]['holes']:.2f} %" for who in ("hint", "model", "model_exact")
+                                if who in inter)
+                exact = summ["exact"]
+                near = (f"; near-exact hint SAD {exact['hint']['sad']:.3f} model {exact['model']['sad']:.3f}"
+                        if "model" in exact else "")
+                print(f"{screen} {set_name}: SAD hint {summ['hint']['sad']:.3f} {model}; interior holes:{holes}{near}")
         print(f"report in {args.out / 'report.md'}")
+    elif args.cmd == "import-graphs":
+        from .onnx_import import import_graphs
+
+        res = import_graphs(args.model_dir, args.screen, args.out)
+        print(f"{res['weights']}: max |alpha| difference to the graphs {res['max_abs_alpha_vs_graphs']:.5f}")
     elif args.cmd == "cpu-precision":
         from .precision import measure
 
@@ -216,7 +246,7 @@ def main(argv: list[str] | None = None) -> int:
 
             paths = write_kernels(args.out)
             print(f"wrote {len(paths)} kernel graphs to {args.out}")
-        elif args.cmd in ("synth", "train", "ship", "install", "quality", "cpu-precision"):
+        elif args.cmd in ("synth", "train", "ship", "install", "quality", "import-graphs", "cpu-precision"):
             _run_synth_command(args)
         else:
             from .fixtures import write_all

@@ -13,6 +13,12 @@ plain mean.
 * Connectivity: for thresholds t = 0.1 .. 1.0 (step 0.1), the largest 4-connected component of
   (alpha >= t) & (gt >= t) is the source region; each pixel's l is the last threshold before it left
   that region (1 if never); phi = 1 - d * (d >= 0.15) with d = alpha - l; error = sum |phi - phi_gt|.
+
+Interior holes (issue 23; not a literature measure): SAD over the whole frame hides a few large grey
+blotches inside an opaque subject, the one error a compositor cannot fix without a roto. The interior
+is the pixels opaque in truth (gt >= OPAQUE) and at least INTERIOR_PX px (Euclidean distance, at plate
+resolution) from the nearest pixel that is not; a hole is an interior pixel with alpha < HOLE_BELOW.
+`interior_counts` gives per-plate sums so a set can be pooled (holes / interior over all its plates).
 """
 
 from __future__ import annotations
@@ -81,6 +87,38 @@ def connectivity_error(pred, gt, step: float = 0.1) -> float:
     phi_p = 1.0 - dp * (dp >= 0.15)
     phi_g = 1.0 - dg * (dg >= 0.15)
     return float(np.abs(phi_p - phi_g).sum()) / 1000.0
+
+
+OPAQUE = 0.999
+INTERIOR_PX = 8.0
+HOLE_BELOW = 0.98
+
+
+def interior_mask(gt, inset: float = INTERIOR_PX) -> np.ndarray:
+    """Pixels opaque in truth and at least `inset` px from the nearest non-opaque pixel. The frame's
+    border is not an edge: a subject cut by the frame goes on outside it."""
+    opaque = _np(gt) >= OPAQUE
+    if not opaque.any():
+        return opaque
+    if opaque.all():
+        return opaque
+    return ndimage.distance_transform_edt(opaque) >= inset
+
+
+def interior_counts(pred, gt, inset: float = INTERIOR_PX, below: float = HOLE_BELOW) -> dict[str, float]:
+    """{'interior': pixels in the interior, 'holes': of those with alpha < below, 'alpha_sum': their alpha sum}."""
+    m = interior_mask(gt, inset)
+    a = _np(pred)[m]
+    return {"interior": int(m.sum()), "holes": int((a < below).sum()), "alpha_sum": float(a.sum())}
+
+
+def pool_interior(counts: list[dict]) -> dict[str, float]:
+    """A set's interior numbers from its plates' counts: hole fraction and mean alpha, pooled
+    (NaN when no plate has an interior)."""
+    n = sum(c["interior"] for c in counts)
+    if n == 0:
+        return {"interior": 0, "holes": float("nan"), "mean": float("nan")}
+    return {"interior": n, "holes": sum(c["holes"] for c in counts) / n, "mean": sum(c["alpha_sum"] for c in counts) / n}
 
 
 def all_metrics(pred, gt) -> dict[str, float]:

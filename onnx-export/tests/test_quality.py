@@ -8,8 +8,8 @@ import torch
 
 from corridorkey_export.cli import main
 from corridorkey_export.metrics import sad
-from corridorkey_export.quality import (HELDOUT, TILE_W, OnnxModel, TorchKeyer, builtin_hint, heldout_plate, summarise,
-                                        write_png)
+from corridorkey_export.quality import (HELDOUT, TILE_W, OnnxModel, TorchKeyer, builtin_hint, heldout_plate,
+                                        near_exact_hint, summarise, write_png)
 from corridorkey_export.synth.hint import chroma_key
 from corridorkey_export.synth.plates import make_plates
 
@@ -102,5 +102,13 @@ def test_quality_cli_writes_report_and_sheets(small_export, tmp_path, capsys):
     assert "## Green screen" in text and "## Blue screen" in text and "No blue model" in text
     assert "contact_green_generator.png" in text and "target" in text
     sheet = _read_png(out / "contact_green_seed.png")
-    assert sheet.shape[1] == 4 * TILE_W + 3 * 4 and sheet.shape[0] > 2 * 20
+    assert sheet.shape[1] == 5 * TILE_W + 4 * 4 and sheet.shape[0] > 2 * 20
     assert _read_png(out / "contact_blue_seed.png").shape[1] == 3 * TILE_W + 2 * 4
+    # Issue 23: the solid set, interior holes with both hints, the near-exact hint's run.
+    solid = green["sets"]["solid"]["summary"]
+    assert solid["target_sad_ratio"] is None and set(solid["issue23"]) == {"holes_builtin", "holes_exact", "exact_below_hint"}
+    for who in ("hint", "model", "model_exact"):
+        assert solid["interior"][who]["interior"] >= 0
+    q = heldout_plate("green", "solid", 0, 40, 72)
+    assert sad(near_exact_hint(q), q.alpha) == pytest.approx(green["sets"]["solid"]["plates"][0]["exact"]["hint"]["sad"])
+    assert "Interior (issue 23)" in text and "near-exact" in text and "interior holes:" in printed

@@ -6,7 +6,9 @@ The keyer must work with whatever hint it gets, so a group of plates draws one s
   and blur (any render scale);
 * the ground truth thresholded, eroded or dilated, blurred (a user's roto or core/garbage matte);
 * a garbage matte: the ground truth grown a lot and blurred heavily;
-* rarely, a flat hint (a white or grey clip connected by mistake).
+* rarely, a flat hint (a white or grey clip connected by mistake);
+* with `exact_fraction` (issue 23), a near-exact hint: the truth eroded by 0..3 px, lightly blurred and
+  never damaged: a confident hint far from the screen colour must be trusted, never made worse.
 
 Then each plate may get damage: an offset (a hint from another frame or a slipped roto), holes in the
 foreground, blotches in the background, noise, and a lower-resolution round trip (a proxy matte).
@@ -63,7 +65,15 @@ def _group_hint(r: Rng, p: Plates, s: int, e: int, scale: float, gt_fraction: fl
     return chroma_key(p.srgb[s:e], params)
 
 
-def training_hints(p: Plates, g: torch.Generator, group: int = 4, gt_fraction: float = 0.3) -> torch.Tensor:
+def near_exact(alpha: torch.Tensor, r: Rng) -> torch.Tensor:
+    """The truth eroded by 0..3 px (grey-level min filter) and blurred by at most a 5 px Gaussian, per batch."""
+    e = int(r.scalar(0, 4))
+    out = -F.max_pool2d(-alpha, 2 * e + 1, stride=1, padding=e) if e else alpha
+    return gaussian_blur(out, odd(int(r.scalar(1, 6))))
+
+
+def training_hints(p: Plates, g: torch.Generator, group: int = 4, gt_fraction: float = 0.3,
+                   exact_fraction: float = 0.0) -> torch.Tensor:
     b, _, h, w = p.alpha.shape
     r = Rng(g, p.alpha.device)
     scale = min(h, w) / 512.0
@@ -80,4 +90,8 @@ def training_hints(p: Plates, g: torch.Generator, group: int = 4, gt_fraction: f
     factor = int(r.scalar(2, 9))
     low = v(r.p(b, 0.2))
     hint = low * _low_res(hint, factor) + (1 - low) * hint
+    if exact_fraction > 0:
+        # Drawn after everything else, so exact_fraction = 0 leaves the stream as it was.
+        exact = v(r.p(b, exact_fraction))
+        hint = exact * near_exact(p.alpha, r) + (1 - exact) * hint
     return hint.clamp(0.0, 1.0)

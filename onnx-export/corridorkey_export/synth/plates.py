@@ -20,6 +20,12 @@ Two generator families share that frame and differ in everything a model could l
 | lighting | gradient, unevenness, folds, wrinkles, vignette, hot spot | spotlight pools, panel seams, bumpy wall, cyclorama floor, hard shadows |
 | textures | photos.TRAIN_PHOTOS + procedural | photos.HOLDOUT_PHOTOS + procedural |
 | spill | around edges, through thin parts, bounce | the same, plus one-sided (a light from one side) |
+
+A third family, `solid` (validation only, issue 23), holds large opaque subjects covered with a
+patchwork of colours near the screen's (desaturated, screen-tinted grey, hues just outside the key's
+range; solid.py), textured and blurred, mostly softly defocused or moving, some with falling hair, lit
+by either lighting model (drawn per plate batch). The training family sees such colours only with
+`focus="solid"`, on its own shapes and with its own (soft-patch) texture.
 """
 
 from __future__ import annotations
@@ -30,14 +36,14 @@ from dataclasses import dataclass
 import torch
 
 from ..preprocess import linear_to_srgb, srgb_to_linear
-from . import camera, hair, photos, shapes, translucent
+from . import camera, hair, photos, shapes, solid, translucent
 from . import screen as screens
 from .common import (Rng, affine_sample, check_screen, grid, local_mean, random_colour, smooth_noise,
                      suppress_screen_hue, v)
 from .hint import gaussian_blur
 
-FAMILIES = ("train", "holdout")
-FOCUSES = ("", "transparent")
+FAMILIES = ("train", "holdout", "solid")
+FOCUSES = ("", "transparent", "solid")
 
 
 @dataclass
@@ -153,15 +159,15 @@ class _Stack:
         return idx
 
 
-def _train_layers(r: Rng, st: _Stack, h, w, screen, bank, boost):
-    def solid(shape):
+def _train_layers(r: Rng, st: _Stack, h, w, screen, bank, boost, solid_focus: bool = False):
+    def solid_(shape):
         return lambda k: (shape(k), _fill(r, k, h, w, bank, screen))
 
     def colour(k):
         return random_colour(r, k, screen).view(k, 3, 1, 1)
 
-    st.layer(0.15, solid(lambda k: _edge_region(r, k, h, w)))
-    st.layer(0.35, solid(lambda k: shapes.box(r, k, h, w)))
+    st.layer(0.15, solid_(lambda k: _edge_region(r, k, h, w)))
+    st.layer(0.35, solid_(lambda k: shapes.box(r, k, h, w)))
     heads = {}
 
     def person(k):
@@ -170,8 +176,15 @@ def _train_layers(r: Rng, st: _Stack, h, w, screen, bank, boost):
         return cov, _fill(r, k, h, w, bank, screen)
 
     fig = st.layer(0.5, person)
-    st.layer(0.55, solid(lambda k: shapes.blob(r, k, h, w)))
-    st.layer(0.35, solid(lambda k: shapes.blob(r, k, h, w, (0.06, 0.2))))
+    if solid_focus:
+        # A large subject in colours near the screen's (solid.py); drawn only for this focus, so the
+        # default stream (and the `seed` held-out set made from it) is unchanged.
+        def big(k):
+            cov = torch.where(v(r.p(k, 0.5)) > 0, shapes.blob(r, k, h, w, (0.25, 0.55)), shapes.figure(r, k, h, w)[0])
+            return cov, solid.soft_patches(r, k, h, w, screen, int(r.scalar(2, 6)))
+        st.layer(0.75, big)
+    st.layer(0.55, solid_(lambda k: shapes.blob(r, k, h, w)))
+    st.layer(0.35, solid_(lambda k: shapes.blob(r, k, h, w, (0.06, 0.2))))
     st.layer(0.15, lambda k: (shapes.net(r, k, h, w), colour(k)))
     # Hair on the figure's head (drawn after the props in front of it: hair over everything is common).
     if fig.numel():
@@ -210,6 +223,29 @@ def _holdout_layers(r: Rng, st: _Stack, h, w, screen, bank, boost):
     st.layer(min(0.9, 0.18 * boost), lambda k: translucent.glass(r, k, h, w))
 
 
+def _solid_layers(r: Rng, st: _Stack, h, w, screen, bank, boost):
+    masks = photos.silhouettes(r.device)
+
+    def big(k):
+        cov = torch.where(v(r.p(k, 0.5)) > 0, solid.big_polygon(r, k, h, w),
+                          _big_silhouette(r, k, h, w, masks))
+        return cov, solid.patchwork(r, k, h, w, screen)
+
+    st.layer(0.15, lambda k: (_edge_region(r, k, h, w), solid.patchwork(r, k, h, w, screen)))
+    st.layer(1.0, big)
+    st.layer(0.3, lambda k: (shapes.polygon(r, k, h, w), solid.patchwork(r, k, h, w, screen)))
+    st.layer_premultiplied(0.4, lambda k: hair.falling_hair(r, k, h, w, screen, strands=int(r.scalar(100, 250))))
+
+
+def _big_silhouette(r: Rng, b: int, h: int, w: int, masks: torch.Tensor) -> torch.Tensor:
+    """The held-out silhouettes at a size that fills much of the frame."""
+    idx = r.i(b, 0, masks.shape[0])
+    m = float(min(h, w))
+    scale = r.u(b, lo=1.1, hi=1.7) * m / masks.shape[-1]
+    return affine_sample(masks[idx], h, w, scale, r.u(b, lo=-0.25, hi=0.25), r.u(b, lo=-0.15, hi=0.15),
+                         r.u(b, lo=-0.1, hi=0.2), r.p(b, 0.5), padding="zeros").clamp(0, 1)
+
+
 def make_plates(batch: int, height: int, width: int, g: torch.Generator, device=None, screen: str = "green",
                 family: str = "train", focus: str = "", srgb_fraction: float = 0.5,
                 empty_fraction: float = 0.03) -> Plates:
@@ -225,12 +261,20 @@ def make_plates(batch: int, height: int, width: int, g: torch.Generator, device=
     m = float(min(h, w))
     holdout = family == "holdout"
     boost = 1.8 if focus == "transparent" else 1.0
-    names = photos.HOLDOUT_PHOTOS if holdout else photos.TRAIN_PHOTOS
+    names = photos.HOLDOUT_PHOTOS if family != "train" else photos.TRAIN_PHOTOS
+    if family == "solid":
+        # Either lighting model (and its spill, shadows and noise), drawn once per batch.
+        holdout, boost = r.scalar() < 0.5, 2.4
     bank = (photos.linear_bank(names, device, screen), photos.greyness(names, device))
     scr = screens.screen(r, b, h, w, screen, holdout, photos.bank(names, device))
 
     st = _Stack(r, b, h, w, 1.0 - r.p(b, empty_fraction))
-    (_holdout_layers if holdout else _train_layers)(r, st, h, w, screen, bank, boost)
+    if family == "solid":
+        _solid_layers(r, st, h, w, screen, bank, boost)
+    elif holdout:
+        _holdout_layers(r, st, h, w, screen, bank, boost)
+    else:
+        _train_layers(r, st, h, w, screen, bank, boost, solid_focus=focus == "solid")
     alpha = st.alpha
     straight = st.prem / alpha.clamp(min=1e-6)
 

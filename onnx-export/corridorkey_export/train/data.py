@@ -50,8 +50,13 @@ def step_generator(seed: int, step: int, device) -> torch.Generator:
 
 @torch.no_grad()
 def make_batch(batch: int, size: int, seed: int, step: int, device, screen: str = "green", focus: str = "",
-               anamorphic_fraction: float = 0.4) -> Batch:
+               anamorphic_fraction: float = 0.4, exact_fraction: float = 0.0) -> Batch:
+    """`focus` may name several plate focuses joined by '+' (e.g. "solid+transparent+"): batch `step`
+    takes the (step mod n)-th, so a run alternates them."""
     g = step_generator(seed, step, device)
+    if "+" in focus:
+        options = focus.split("+")
+        focus = options[step % len(options)]
     u = torch.rand(3, generator=g, device=device).tolist()
     h = w = size
     if u[0] < anamorphic_fraction:
@@ -60,7 +65,7 @@ def make_batch(batch: int, size: int, seed: int, step: int, device, screen: str 
         short = max(32, int(round(size * (0.5 + 0.5 * u[1]) / 8)) * 8)
         h, w = (short, size) if u[2] < 0.75 else (size, short)
     p = make_plates(batch, h, w, g, device, screen=screen, family="train", focus=focus)
-    hint = training_hints(p, g)
+    hint = training_hints(p, g, exact_fraction=exact_fraction)
     if (h, w) == (size, size):
         # Already S x S: upstream's resize is the identity; linear plates become sRGB as upstream does.
         return Batch(x=torch.cat([normalise(p.srgb), hint], 1), alpha=p.alpha, fg=p.fg, bg=p.bg, hint=hint)
@@ -76,15 +81,17 @@ def make_batch(batch: int, size: int, seed: int, step: int, device, screen: str 
 class SyntheticBatches(torch.utils.data.Dataset):
     """Item i is batch `start + i` drawn on the CPU (for DataLoader workers; in step order)."""
 
-    def __init__(self, batch: int, size: int, seed: int, start: int, screen: str, focus: str):
+    def __init__(self, batch: int, size: int, seed: int, start: int, screen: str, focus: str,
+                 exact_fraction: float = 0.0):
         self.args = (batch, size, seed, start, screen, focus)
+        self.exact_fraction = exact_fraction
 
     def __len__(self) -> int:
         return 1 << 40
 
     def __getitem__(self, i: int) -> dict:
         batch, size, seed, start, screen, focus = self.args
-        b = make_batch(batch, size, seed, start + i, "cpu", screen, focus)
+        b = make_batch(batch, size, seed, start + i, "cpu", screen, focus, exact_fraction=self.exact_fraction)
         return {k: getattr(b, k) for k in ("x", "alpha", "fg", "bg", "hint")}
 
 
@@ -93,10 +100,10 @@ def _worker_init(_):
 
 
 def worker_batches(batch: int, size: int, seed: int, start: int, screen: str, focus: str, workers: int,
-                   pin: bool):
+                   pin: bool, exact_fraction: float = 0.0):
     """An iterator of CPU-made Batches for steps start, start+1, ... from `workers` processes."""
     loader = torch.utils.data.DataLoader(
-        SyntheticBatches(batch, size, seed, start, screen, focus), batch_size=None, shuffle=False,
+        SyntheticBatches(batch, size, seed, start, screen, focus, exact_fraction), batch_size=None, shuffle=False,
         num_workers=workers, pin_memory=pin, prefetch_factor=2, persistent_workers=False,
         worker_init_fn=_worker_init)
     for item in loader:

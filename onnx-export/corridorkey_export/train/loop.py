@@ -5,7 +5,10 @@ One call trains for at most `minutes` of wall time (setup and the final save inc
 ends where an uninterrupted one would). It saves every `save_every_s` and at the end; `resume`
 continues from the folder's own state, optionally retargeted (`retarget`: another size/batch, a data
 focus, a loss weight, e.g. a fine-tune at the export size on semi-transparent plates; recipe.json
-records each stage). The learning rate follows the *time* spent (warmup in steps, then cosine over
+records each stage). A fresh run may start from trained weights (`init`: a safetensors file, e.g. the
+shipped model's, recovered from its graphs by onnx_import.py) instead of random ones; `freeze_bn` then
+keeps the decoders' BatchNorm in eval mode (its statistics come with the weights, and a fine-tune's
+small batches would only add noise to them). The learning rate follows the *time* spent (warmup in steps, then cosine over
 `budget_minutes` of total training), so a run split into several chunks follows the same schedule as
 one long run.
 """
@@ -47,9 +50,13 @@ class Recipe:
     unknown_weight: float = 0.0  # extra alpha L1 inside the semi-transparent band (losses.py)
     data: str = "device"         # "device" (plates drawn on the training device) or "workers" (CPU DataLoader)
     workers: int = 0             # DataLoader workers for data="workers"
+    interior_weight: float = 0.0  # -log(alpha) inside opaque subjects away from edges (losses.py, issue 23)
+    exact_hint: float = 0.0       # share of plates given a near-exact hint (synth/perturb.py, issue 23)
+    freeze_bn: bool = False       # BatchNorm in eval mode while training (fine-tunes from `init`)
+    init: str = ""                # start a fresh run from these weights (safetensors); "" = random
 
 
-STAGE_KEYS = ("size", "batch", "focus", "unknown_weight")
+STAGE_KEYS = ("size", "batch", "focus", "unknown_weight", "interior_weight", "exact_hint")
 RETARGET_KEYS = STAGE_KEYS
 
 
@@ -91,7 +98,16 @@ def _retarget(model: GreenFormer, opt: torch.optim.Optimizer, r: Recipe, size: i
         moments["exp_avg"] = resize_pos_embed(moments["exp_avg"].float().cpu(), tokens)
         moments["exp_avg_sq"] = resize_pos_embed(moments["exp_avg_sq"].float().cpu(), tokens).clamp(min=0)
     new_opt.load_state_dict(sd)
-    return new.train(), new_opt
+    return _train_mode(new, r), new_opt
+
+
+def _train_mode(model: GreenFormer, r: Recipe) -> GreenFormer:
+    model.train()
+    if r.freeze_bn:
+        for m in model.modules():
+            if isinstance(m, torch.nn.modules.batchnorm._BatchNorm):
+                m.eval()
+    return model
 
 
 def _optimizer(model: torch.nn.Module, r: Recipe) -> torch.optim.Optimizer:
@@ -122,7 +138,12 @@ def train(out: Path, minutes: float, recipe: Recipe | None = None, resume: bool 
     else:
         r, stages = recipe or Recipe(), []
     torch.manual_seed(r.seed)
-    model = GreenFormer(r.variant, r.size).to(dev)
+    model = GreenFormer(r.variant, r.size)
+    if r.init and not resume:
+        from safetensors.torch import load_file
+
+        load_into(model, {k: v.float() for k, v in load_file(r.init).items()})
+    model = model.to(dev)
     opt = _optimizer(model, r)
     step, elapsed = 0, 0.0
     if resume:
@@ -140,7 +161,7 @@ def train(out: Path, minutes: float, recipe: Recipe | None = None, resume: bool 
         # The recipe records from which step each stage (size, batch, focus, weight) ran: replayable.
         stages.append({"from_step": step, **{k: getattr(r, k) for k in STAGE_KEYS}})
     (out / RECIPE).write_text(json.dumps({**asdict(r), "stages": stages}, indent=2) + "\n")
-    model.train()
+    _train_mode(model, r)
     weights_name = f"{r.variant}.safetensors"
     amp = dev.type == "cuda"
 
@@ -157,7 +178,8 @@ def train(out: Path, minutes: float, recipe: Recipe | None = None, resume: bool 
     feed = None
     if r.data == "workers":
         workers = r.workers or max(1, (torch.get_num_threads() or 2) - 1)
-        feed = worker_batches(r.batch, r.size, r.seed, step, r.screen, r.focus, workers, dev.type == "cuda")
+        feed = worker_batches(r.batch, r.size, r.seed, step, r.screen, r.focus, workers, dev.type == "cuda",
+                              r.exact_hint)
     elif r.data != "device":
         raise ValueError(f"recipe data must be 'device' or 'workers', got {r.data!r}")
     log = open(out / LOG, "a")
@@ -177,10 +199,10 @@ def train(out: Path, minutes: float, recipe: Recipe | None = None, resume: bool 
             if feed is not None:
                 b = next(feed).to(dev, non_blocking=True)
             else:
-                b = make_batch(r.batch, r.size, r.seed, step, dev, r.screen, r.focus)
+                b = make_batch(r.batch, r.size, r.seed, step, dev, r.screen, r.focus, exact_fraction=r.exact_hint)
             data_s += time.monotonic() - t0
             res = forward(model, b.x, amp)
-            terms = losses(res, b.alpha, b.fg, b.bg, r.unknown_weight)
+            terms = losses(res, b.alpha, b.fg, b.bg, r.unknown_weight, r.interior_weight)
             opt.zero_grad(set_to_none=True)
             terms["total"].backward()
             gnorm = torch.nn.utils.clip_grad_norm_(model.parameters(), r.grad_clip)

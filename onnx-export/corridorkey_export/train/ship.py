@@ -61,6 +61,14 @@ class Plan:
     eval_height: int = 576
     eval_width: int = 1024
     save_every_s: float = 120.0
+    # Issue 23's fine-tune (train/loop.py Recipe): start from trained weights, its plate focus(es), the
+    # interior loss, near-exact hints, frozen BatchNorm. The defaults are the from-scratch recipe.
+    init: str = ""
+    focus: str = ""
+    ft_focus: str = "transparent"
+    interior_weight: float = 0.0
+    exact_hint: float = 0.0
+    freeze_bn: bool = False
 
     @property
     def train_s(self) -> float:
@@ -155,7 +163,9 @@ def ship(out: Path, plan: Plan | None = None, resume: bool = False, device: str 
         t = time.monotonic()
         recipe = Recipe(variant=plan.variant, size=plan.size, batch=plan.batch, seed=plan.seed, lr=plan.lr,
                         warmup_steps=plan.warmup_steps, budget_minutes=plan.train_s / 60.0, screen=plan.screen,
-                        unknown_weight=plan.unknown_weight, data=plan.data, workers=plan.workers)
+                        unknown_weight=plan.unknown_weight, data=plan.data, workers=plan.workers, focus=plan.focus,
+                        interior_weight=plan.interior_weight, exact_hint=plan.exact_hint, freeze_bn=plan.freeze_bn,
+                        init=plan.init)
         exists = (run / "train_state.pt").exists()
         train(run, left(wall - reserve - ft_s), recipe, resume=exists, device=device, max_steps=max_steps,
               save_every_s=plan.save_every_s, until_elapsed_s=plan.train_s - ft_s, echo=echo)
@@ -163,7 +173,7 @@ def ship(out: Path, plan: Plan | None = None, resume: bool = False, device: str 
         save_state("finetune")
     if state["phase"] == "finetune":
         t = time.monotonic()
-        retarget = {"size": plan.ft_size, "batch": plan.ft_batch, "focus": "transparent",
+        retarget = {"size": plan.ft_size, "batch": plan.ft_batch, "focus": plan.ft_focus,
                     "unknown_weight": plan.ft_unknown_weight}
         train(run, left(wall - reserve), resume=True, device=device, max_steps=max_steps,
               save_every_s=plan.save_every_s, retarget=retarget, until_elapsed_s=plan.train_s, echo=echo)
@@ -225,11 +235,14 @@ def evaluate(model, plan: Plan, device: str, echo=print) -> dict:
         rows, _ = score_set(keyer, plan.screen, set_name, plan.eval_count, plan.eval_height, plan.eval_width,
                             sheet_rows=0, echo=lambda *_: None)
         s = summarise(rows)
-        s["target_sad_ratio"] = TARGETS[plan.screen][set_name]
+        s["target_sad_ratio"] = TARGETS[plan.screen].get(set_name)
         res[set_name] = s
         echo(json.dumps({"eval": set_name, "hint_sad": round(s["hint"]["sad"], 3),
                          "model_sad": round(s["model"]["sad"], 3), "ratio": round(s["ratio"]["sad"], 3),
-                         "target": s["target_sad_ratio"]}))
+                         "target": s["target_sad_ratio"], "holes": round(s["interior"]["model"]["holes"], 5),
+                         "holes_exact": round(s["interior"]["model_exact"]["holes"], 5),
+                         "exact_hint_sad": round(s["exact"]["hint"]["sad"], 3),
+                         "exact_model_sad": round(s["exact"]["model"]["sad"], 3)}))
     model.cpu()
     return res
 
