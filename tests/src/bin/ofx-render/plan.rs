@@ -276,10 +276,11 @@ fn read_tree(root: &Path, max: usize) -> Result<Vec<PathBuf>, String> {
             }
             match e.file_type() {
                 Ok(t) if t.is_dir() => dirs.push(e.path()),
-                Ok(t) if t.is_file() || t.is_symlink() => {
-                    if std::fs::metadata(e.path()).is_ok_and(|m| m.is_file()) {
-                        files.push(e.path());
-                    }
+                Ok(t)
+                    if (t.is_file() || t.is_symlink())
+                        && std::fs::metadata(e.path()).is_ok_and(|m| m.is_file()) =>
+                {
+                    files.push(e.path());
                 }
                 _ => {}
             }
