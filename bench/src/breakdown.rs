@@ -8,7 +8,6 @@ use std::fmt::Write as _;
 
 use serde::{Deserialize, Serialize};
 
-use crate::report::ModeResult;
 use crate::stats::{median, FrameRow};
 
 /// Bandwidths the floors are computed at, GB/s (measure them on the machine and pass them in).
@@ -131,7 +130,7 @@ fn row_line(md: &mut String, stage: &str, name: &str, ms: f64, floor: Option<(u6
 /// The rows of one stage: its steps, what it spends outside them and its total (returned).
 fn stage_rows(
     md: &mut String,
-    engine: &ModeResult,
+    frames: &[FrameRow],
     rows: &[Row],
     stage: &str,
     bw: &Bandwidths,
@@ -142,7 +141,7 @@ fn stage_rows(
         let floor = (r.bytes, r.medium.as_str(), bw.of(&r.medium));
         row_line(md, stage, &r.name, r.ms, Some(floor));
     }
-    let Some(st) = stage_median(&engine.frames, stage) else {
+    let Some(st) = stage_median(frames, stage) else {
         return 0.0;
     };
     row_line(md, stage, "rest of the stage", st - in_steps, None);
@@ -150,10 +149,16 @@ fn stage_rows(
     st
 }
 
-/// The markdown table of `engine` (and the render action of `host`, when it ran), or None when
-/// the engine reported no steps.
-pub fn table(engine: &ModeResult, host: Option<&ModeResult>, bw: &Bandwidths) -> Option<String> {
-    let rows = step_rows(&engine.frames);
+/// The markdown table of the engine mode's `frames` and median `engine_ms` (and the median render
+/// action of host mode, when it ran), or None when the engine reported no steps. It takes numbers,
+/// not the report's types, so the report can call it without the two files importing each other.
+pub fn table(
+    frames: &[FrameRow],
+    engine_ms: f64,
+    action: Option<f64>,
+    bw: &Bandwidths,
+) -> Option<String> {
+    let rows = step_rows(frames);
     if rows.is_empty() {
         return None;
     }
@@ -170,9 +175,8 @@ pub fn table(engine: &ModeResult, host: Option<&ModeResult>, bw: &Bandwidths) ->
     let _ = writeln!(md, "|---|---|---|---|---|---|---|");
     let total: f64 = ["prepare", "coarse", "refine", "finish"]
         .iter()
-        .map(|stage| stage_rows(&mut md, engine, &rows, stage, bw))
+        .map(|stage| stage_rows(&mut md, frames, &rows, stage, bw))
         .sum();
-    let engine_ms = engine.summary.as_ref().map_or(f64::NAN, |s| s.median_ms);
     row_line(
         &mut md,
         "engine",
@@ -187,7 +191,6 @@ pub fn table(engine: &ModeResult, host: Option<&ModeResult>, bw: &Bandwidths) ->
         engine_ms,
         None,
     );
-    let action = host.and_then(|h| h.summary.as_ref()?.render_action_median_ms);
     if let Some(action) = action {
         row_line(
             &mut md,
@@ -253,12 +256,10 @@ mod tests {
 
     #[test]
     fn the_table_lists_steps_floors_and_what_the_stages_spend_elsewhere() {
-        let engine = ModeResult {
-            frames: vec![frame(0, 1.0), frame(1, 3.0)],
-            summary: crate::stats::summarise(&[frame(0, 1.0), frame(1, 3.0)]),
-            ..ModeResult::new("engine")
-        };
-        let md = table(&engine, None, &Bandwidths::default()).unwrap();
+        let frames = vec![frame(0, 1.0), frame(1, 3.0)];
+        let summary = crate::stats::summarise(&frames);
+        let engine_ms = summary.as_ref().map_or(f64::NAN, |s| s.median_ms);
+        let md = table(&frames, engine_ms, None, &Bandwidths::default()).unwrap();
         // 6 MB at 3000 GB/s: 0.002 ms; 6 ms measured.
         assert!(
             md.contains("| refine | refiner run | 6.0 | 6 | device | 0.00 | 3000x |"),
@@ -266,7 +267,6 @@ mod tests {
         );
         assert!(md.contains("| refine | rest of the stage | 4.0 |"), "{md}");
         assert!(md.contains("| engine | outside the stages | 0.0 |"), "{md}");
-        let empty = ModeResult::new("engine");
-        assert!(table(&empty, None, &Bandwidths::default()).is_none());
+        assert!(table(&[], f64::NAN, None, &Bandwidths::default()).is_none());
     }
 }

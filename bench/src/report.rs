@@ -189,7 +189,9 @@ impl Report {
         let bw = self.breakdown.as_ref()?;
         let engine = self.modes.iter().find(|m| m.mode == "engine")?;
         let host = self.modes.iter().find(|m| m.mode == "host");
-        breakdown::table(engine, host, bw)
+        let engine_ms = engine.summary.as_ref().map_or(f64::NAN, |s| s.median_ms);
+        let action = host.and_then(|h| h.summary.as_ref()?.render_action_median_ms);
+        breakdown::table(&engine.frames, engine_ms, action, bw)
     }
 
     fn mode_markdown(&self, md: &mut String, m: &ModeResult) {

@@ -58,6 +58,7 @@ class Recipe:
 
 STAGE_KEYS = ("size", "batch", "focus", "unknown_weight", "interior_weight", "exact_hint")
 RETARGET_KEYS = STAGE_KEYS
+OPTIONAL_STAGE_KEYS = ("interior_weight", "exact_hint")
 
 
 def lr_at(r: Recipe, step: int, elapsed_s: float) -> float:
@@ -159,7 +160,9 @@ def train(out: Path, minutes: float, recipe: Recipe | None = None, resume: bool 
         r = replace(r, **retarget)
     if not stages or any(stages[-1].get(k, getattr(Recipe, k, None)) != getattr(r, k) for k in STAGE_KEYS):
         # The recipe records from which step each stage (size, batch, focus, weight) ran: replayable.
-        stages.append({"from_step": step, **{k: getattr(r, k) for k in STAGE_KEYS}})
+        # Issue 23's terms are recorded only when set, so recipes of runs without them read as before.
+        stages.append({"from_step": step, **{k: getattr(r, k) for k in STAGE_KEYS
+                                             if k not in OPTIONAL_STAGE_KEYS or getattr(r, k) != getattr(Recipe, k)}})
     (out / RECIPE).write_text(json.dumps({**asdict(r), "stages": stages}, indent=2) + "\n")
     _train_mode(model, r)
     weights_name = f"{r.variant}.safetensors"

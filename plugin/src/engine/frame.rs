@@ -11,6 +11,7 @@ use super::contract::{FrameInput, FrameOutput, KeyParams, OutputMode, PathChoice
 use super::contract::{Medium, RgbaImage, RuntimeConfig, Stage};
 use super::degrade::{self, Rung};
 use super::error::EngineError;
+use super::gpu::GpuKernels;
 use super::hint::HintPlan;
 use super::inputs::{self, CleanFrame};
 use super::report::FrameReport;
@@ -152,25 +153,9 @@ fn key_on(
         choice => choice == PathChoice::Gpu,
     };
     if gpu {
-        let (mattes, sim) = (frame.has_mattes(), options.simulate_trained_coarse);
-        let keyed = matches!(frame.hint_plan, HintPlan::ChromaKey);
-        let injected = match options.fail_gpu_path {
-            true => Err(gpu_path::injected_failure()),
-            false => Ok(()),
-        };
-        let attempt = injected
-            .and_then(|()| {
-                GpuPath::new(
-                    kernels,
-                    params,
-                    settings,
-                    options.upscale,
-                    mattes,
-                    keyed,
-                    sim,
-                )
-            })
-            .and_then(|mut path| run_stages(&mut path, models, frame, params, report, abort));
+        let attempt = gpu_attempt(
+            kernels, models, frame, params, settings, options, abort, report,
+        );
         match attempt {
             Ok(image) => return Ok(Keyed(image, params.output)),
             Err(e) if !e.falls_back() || e.device_out_of_memory().is_some() => return Err(e),
@@ -187,6 +172,35 @@ fn key_on(
     };
     let image = run_stages(&mut path, models, frame, params, report, abort)?;
     Ok(Keyed(image, params.output))
+}
+
+/// The frame on the GPU path (or the test hook's injected failure in its place).
+#[allow(clippy::too_many_arguments)]
+fn gpu_attempt(
+    kernels: &mut GpuKernels,
+    models: &mut ModelSet,
+    frame: &CleanFrame<'_>,
+    params: &KeyParams,
+    settings: RefineSettings,
+    options: &RenderOptions,
+    abort: Abort<'_>,
+    report: &mut FrameReport,
+) -> Result<RgbaImage, EngineError> {
+    if options.fail_gpu_path {
+        return Err(gpu_path::injected_failure());
+    }
+    let (mattes, sim) = (frame.has_mattes(), options.simulate_trained_coarse);
+    let keyed = matches!(frame.hint_plan, HintPlan::ChromaKey);
+    let mut path = GpuPath::new(
+        kernels,
+        params,
+        settings,
+        options.upscale,
+        mattes,
+        keyed,
+        sim,
+    )?;
+    run_stages(&mut path, models, frame, params, report, abort)
 }
 
 /// The frame out, with any value that is still not finite (a broken graph, fp16 overflow past the
