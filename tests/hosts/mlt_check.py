@@ -161,7 +161,8 @@ def check(plate_path, keys, log_path):
             failed = True
     log = open(log_path, errors="replace").read().splitlines()
     absent = [l for l in log if "treated as absent" in l]
-    keyed = [l for l in log if "keyed in" in l]
+    # "frame N keyed at S=.. (.. screen) in .. ms": one line per keyed frame.
+    keyed = [l for l in log if "] frame " in l and " keyed " in l]
     print(f"mlt-check: log: {len(keyed)} keyed frames, {len(absent)} absent-clip notes")
     if len(keyed) != len(keys):
         print(f"mlt-check: FAIL: {len(keyed)} renders for {len(keys)} frames (CORRIDORKEY_LOG=1? "
