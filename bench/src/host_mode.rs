@@ -16,6 +16,7 @@ use ofx_test_host::{
 
 use crate::args::{Args, Mode};
 use crate::gpu_memory::{Gpu, Sampler};
+use crate::ofx_layer;
 use crate::plates::{flip_rows, PlateSource};
 use crate::report::ModeResult;
 use crate::stats::{median, summarise, FrameRow};
@@ -157,6 +158,7 @@ fn render_all(
         ImageMemory::Cpu
     };
     let (mut action_ms, mut upload_ms, mut download_ms) = (Vec::new(), Vec::new(), Vec::new());
+    let (mut ofx_ms, mut size) = (Vec::new(), (0, 0));
     let inst = plugin.create_instance(GENERAL).map_err(|e| e.to_string())?;
     for (name, value) in settings {
         inst.set_param_text(name, value)?;
@@ -194,6 +196,7 @@ fn render_all(
             )?;
             inst.set_input("AlphaHint", Input::Image(hint))?;
         }
+        size = (src.width, src.height);
         drop(src);
         inst.set_input("Source", Input::Image(img))?;
         let req = RenderRequest {
@@ -218,6 +221,11 @@ fn render_all(
             action_ms.push(times.render_ms);
             upload_ms.push(times.upload_ms);
             download_ms.push(times.download_ms);
+            let info = inst.effect().params().get("info").map(|p| p.value());
+            if let Some(ParamValue::Str(info)) = info {
+                let engine = ofx_layer::engine_ms_from_info(&info);
+                ofx_ms.extend(engine.map(|e| times.render_ms - e));
+            }
         }
         // The plugin passes the source through and posts a persistent error when keying fails.
         if let Some(m) = inst.persistent_message() {
@@ -259,6 +267,13 @@ fn render_all(
                 median(&download_ms)
             ));
         }
+        result.notes.push(line);
+    }
+    if !ofx_ms.is_empty() && !args.cuda_images {
+        let bytes = size.0 * size.1 * 16;
+        let copy_ms = ofx_layer::plain_copy_ms(bytes, bytes);
+        let line = ofx_layer::summary(&ofx_ms, copy_ms, size.0, size.1);
+        eprintln!("{line}");
         result.notes.push(line);
     }
     Ok(())

@@ -8,6 +8,7 @@ mod args;
 mod engine_mode;
 mod gpu_memory;
 mod host_mode;
+mod ofx_layer;
 mod plates;
 mod report;
 mod stats;

@@ -73,7 +73,8 @@ impl Components {
     }
 }
 
-/// A zeroed, 64-byte aligned heap block that the plugin reads and writes through a raw pointer.
+/// A zeroed, 64-byte aligned heap block, its pages resident, that the plugin reads and writes
+/// through a raw pointer.
 struct PixelBuffer {
     ptr: NonNull<u8>,
     layout: Layout,
@@ -91,6 +92,15 @@ impl PixelBuffer {
         // SAFETY: the layout has a non-zero size.
         let raw = unsafe { std::alloc::alloc_zeroed(layout) };
         let ptr = NonNull::new(raw).unwrap_or_else(|| std::alloc::handle_alloc_error(layout));
+        // Touch every page now: a large zeroed block is mapped lazily, and its first writes (the
+        // plugin's, inside the timed render action) would pay the kernel's page faults. A real
+        // host's image buffers come from a warm pool. Volatile: a plain zero store into zeroed
+        // memory may be optimised away.
+        for off in (0..len).step_by(4096) {
+            // SAFETY: `off < len`, inside the block just allocated; the value written is the zero
+            // already there.
+            unsafe { std::ptr::write_volatile(raw.add(off), 0) };
+        }
         PixelBuffer { ptr, layout }
     }
     fn len(&self) -> usize {

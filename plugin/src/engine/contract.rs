@@ -396,7 +396,8 @@ pub struct RenderOptions {
     pub refiner_batch: usize,
     /// Filter for the way back from S to the plate.
     pub upscale: UpscaleFilter,
-    /// Use the engine's frame cache (off in benchmarks and in the OFX layer, which has its own).
+    /// Use the engine's frame cache (off in benchmarks and for CUDA images, which would have to be
+    /// read back to be hashed).
     pub use_cache: bool,
     pub path: PathChoice,
     /// Benchmark simulation of a trained model's coarse alpha: after the coarse graph runs, its

@@ -56,6 +56,26 @@ pub fn try_vec<T: Clone>(n: usize, value: T, what: &'static str) -> Result<Vec<T
     Ok(v)
 }
 
+/// `vec![0.0f32; n]` fallibly, from the allocator's zeroed memory: no pass over a buffer its
+/// caller writes anyway (a 4K float frame is 141 MB; for a large buffer the pages are mapped
+/// zeroed and first touched by the caller's own, parallel, writes).
+pub fn try_zeroed_f32(n: usize, what: &'static str) -> Result<Vec<f32>, EngineError> {
+    let bytes = n.saturating_mul(std::mem::size_of::<f32>());
+    let err = || EngineError::OutOfMemory { what, bytes };
+    if n == 0 {
+        return Ok(Vec::new());
+    }
+    let layout = std::alloc::Layout::array::<f32>(n).map_err(|_| err())?;
+    // SAFETY: the layout's size is not zero (n > 0).
+    let ptr = unsafe { std::alloc::alloc_zeroed(layout) }.cast::<f32>();
+    if ptr.is_null() {
+        return Err(err());
+    }
+    // SAFETY: `ptr` comes from the global allocator (the one `Vec` uses) with the layout of `n`
+    // f32s, so capacity `n` matches; all `n` values are initialised, as zero bytes are 0.0f32.
+    Ok(unsafe { Vec::from_raw_parts(ptr, n, n) })
+}
+
 /// A copy of `src` made with [`try_vec`]'s fallible allocation.
 pub fn try_copy<T: Copy>(src: &[T], what: &'static str) -> Result<Vec<T>, EngineError> {
     let mut v = Vec::new();
@@ -88,5 +108,9 @@ mod tests {
         let e = try_vec(1usize << 61, 0.0f32, "a test buffer").unwrap_err();
         assert!(matches!(e, EngineError::OutOfMemory { .. }), "{e}");
         assert_eq!(try_vec(3, 1u8, "small").unwrap(), vec![1, 1, 1]);
+        let e = try_zeroed_f32(1usize << 61, "a test buffer").unwrap_err();
+        assert!(matches!(e, EngineError::OutOfMemory { .. }), "{e}");
+        assert_eq!(try_zeroed_f32(3, "small").unwrap(), vec![0.0; 3]);
+        assert!(try_zeroed_f32(0, "empty").unwrap().is_empty());
     }
 }

@@ -30,11 +30,12 @@ pub mod runtime;
 pub mod slot;
 pub mod stages;
 
+pub use cache::InputHashes;
 pub use contract::*;
 pub use error::{EngineError, InputProblem, ModelProblem, RuntimeProblem};
 
 use std::panic::{catch_unwind, AssertUnwindSafe};
-use std::sync::OnceLock;
+use std::sync::{Arc, OnceLock};
 
 use abort::Abort;
 use runtime::arena_stats::{ArenaStats, StatsUnavailable};
@@ -108,8 +109,25 @@ impl Engine {
         options: &RenderOptions,
         abort: &dyn Fn() -> bool,
     ) -> Result<FrameOutput, EngineError> {
+        let out = self.render_shared(input, None, params, runtime, options, abort)?;
+        // A frame the cache keeps is copied for the caller; one it does not keep moves out.
+        Ok(Arc::try_unwrap(out).unwrap_or_else(|shared| (*shared).clone()))
+    }
+
+    /// [`Engine::render_with`] sharing the output with the frame cache (no copy of a new or a
+    /// cached frame). `hashes` are `input`'s [`InputHashes`] when the caller took them while it
+    /// made the images (None: the engine hashes them when the cache is on).
+    pub fn render_shared(
+        &self,
+        input: &FrameInput<'_>,
+        hashes: Option<&InputHashes>,
+        params: &KeyParams,
+        runtime: &RuntimeConfig,
+        options: &RenderOptions,
+        abort: &dyn Fn() -> bool,
+    ) -> Result<Arc<FrameOutput>, EngineError> {
         catch_unwind(AssertUnwindSafe(|| {
-            self.render_checked(input, params, runtime, options, Abort(abort))
+            self.render_checked(input, hashes, params, runtime, options, Abort(abort))
         }))
         .unwrap_or_else(|p| Err(EngineError::Internal(panic_message(p))))
     }
@@ -117,30 +135,39 @@ impl Engine {
     fn render_checked(
         &self,
         input: &FrameInput<'_>,
+        hashes: Option<&InputHashes>,
         params: &KeyParams,
         runtime: &RuntimeConfig,
         options: &RenderOptions,
         abort: Abort<'_>,
-    ) -> Result<FrameOutput, EngineError> {
+    ) -> Result<Arc<FrameOutput>, EngineError> {
         inputs::check(input, params)?;
         let (w, h) = (input.source.width, input.source.height);
         if w == 0 || h == 0 {
             // Nothing to key: an empty image, not an error (hosts ask for empty windows).
-            return Ok(FrameOutput {
+            return Ok(Arc::new(FrameOutput {
                 image: RgbaImage::new(w, h),
                 premultiplied: is_premultiplied(params.output),
                 stats: FrameStats::default(),
                 warnings: Vec::new(),
                 notes: Vec::new(),
-            });
+            }));
         }
-        let cache_key = options
-            .use_cache
-            .then(|| cache::key(input, params, runtime, options));
+        let cache_key = options.use_cache.then(|| {
+            let content = hashes.copied().unwrap_or_else(|| InputHashes::of(input));
+            cache::key(&content, params, runtime, options)
+        });
         if let Some(hit) = cache_key.and_then(|k| self.cache.get(k)) {
             return Ok(hit);
         }
-        let out = frame::key(&self.slots, input, params, runtime, options, abort)?;
+        let out = Arc::new(frame::key(
+            &self.slots,
+            input,
+            params,
+            runtime,
+            options,
+            abort,
+        )?);
         if let Some(k) = cache_key {
             self.cache.put(k, &out);
         }
@@ -189,6 +216,11 @@ impl Engine {
     /// Drops the model sets and cached frames (tests, tools).
     pub fn unload(&self) {
         self.slots.clear();
+        self.cache.clear();
+    }
+
+    /// Drops the cached frames (a host's purge-caches action).
+    pub fn clear_cache(&self) {
         self.cache.clear();
     }
 }

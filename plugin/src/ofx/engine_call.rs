@@ -1,9 +1,11 @@
 //! The OFX layer's only calls into the engine (one place to change if its API moves).
 
+use std::sync::Arc;
+
 use crate::engine::device_frame::{self, CudaSupportError};
 use crate::engine::{
-    DeviceFrame, Engine, EngineError, FrameInput, FrameOutput, FrameOutputInfo, KeyParams,
-    PathChoice, RenderOptions, RuntimeConfig, ScreenColour,
+    DeviceFrame, Engine, EngineError, FrameInput, FrameOutput, FrameOutputInfo, InputHashes,
+    KeyParams, PathChoice, RenderOptions, RuntimeConfig, ScreenColour,
 };
 
 /// `CORRIDORKEY_FRAME_PATH=cpu` keeps pre/post-processing and the refine stage on the CPU even on a
@@ -38,11 +40,11 @@ fn path_from_env() -> PathChoice {
     )
 }
 
+/// The engine options of a host-memory frame: the engine's frame cache answers repeated frames
+/// (keyed by the hashes the OFX layer took while it read the images; no second pass, no copy).
 fn options() -> RenderOptions {
     RenderOptions {
-        // The OFX layer answers repeated frames from its own per-instance cache before it calls
-        // here; the engine's cache would hash the inputs again and copy every new 4K frame.
-        use_cache: false,
+        use_cache: true,
         path: path_from_env(),
         // Benchmark simulation of a trained model's coarse alpha (RenderOptions docs): ck-bench
         // sets it for the bundle it drives, with the true matte as the AlphaHint clip.
@@ -51,13 +53,20 @@ fn options() -> RenderOptions {
     }
 }
 
+/// Keys a frame read from host memory, or answers it from the frame cache.
 pub fn render(
     input: &FrameInput<'_>,
+    hashes: &InputHashes,
     params: &KeyParams,
     runtime: &RuntimeConfig,
     abort: &dyn Fn() -> bool,
-) -> Result<FrameOutput, EngineError> {
-    Engine::global().render_with(input, params, runtime, &options(), abort)
+) -> Result<Arc<FrameOutput>, EngineError> {
+    Engine::global().render_shared(input, Some(hashes), params, runtime, &options(), abort)
+}
+
+/// Drops the frame cache's frames (the host's purge-caches action).
+pub fn purge_cache() {
+    Engine::global().clear_cache();
 }
 
 /// A frame whose images are in CUDA device memory (OFX CUDA render).
@@ -67,7 +76,12 @@ pub fn render_device(
     runtime: &RuntimeConfig,
     abort: &dyn Fn() -> bool,
 ) -> Result<FrameOutputInfo, EngineError> {
-    Engine::global().render_device(frame, params, runtime, &options(), abort)
+    // CUDA frames skip the frame cache: hashing them would mean reading them back.
+    let options = RenderOptions {
+        use_cache: false,
+        ..options()
+    };
+    Engine::global().render_device(frame, params, runtime, &options, abort)
 }
 
 /// The source of a device frame written unchanged into its output (a frame that failed).

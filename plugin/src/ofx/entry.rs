@@ -61,7 +61,8 @@ impl Handler for CorridorKey {
             }
             Action::InstanceChanged => instance_changed(call),
             Action::PurgeCaches => {
-                Instance::of(effect()?).cache.lock().clear();
+                // The frames are the engine's (one cache for every instance, bounded in bytes).
+                engine_call::purge_cache();
                 Ok(Status::Ok)
             }
             Action::GetClipPreferences => describe::clip_preferences(effect()?, out_args()?),

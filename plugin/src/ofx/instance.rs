@@ -1,11 +1,10 @@
-//! Per-instance state behind `kOfxPropInstanceData`: bundle paths, the frame cache, and what the
-//! node currently shows (persistent message, info line) so the host is only told about changes.
+//! Per-instance state behind `kOfxPropInstanceData`: bundle paths and what the node currently
+//! shows (persistent message, info line) so the host is only told about changes.
 
 use ofx_bindings::{ImageEffect, MessageKind};
 use once_cell::sync::Lazy;
 use parking_lot::Mutex;
 
-use super::cache::FrameCache;
 use super::log::log;
 use super::paths::BundlePaths;
 
@@ -20,7 +19,6 @@ enum Shown {
 #[derive(Debug, Default)]
 pub struct Instance {
     pub bundle: Option<BundlePaths>,
-    pub cache: Mutex<FrameCache>,
     shown: Mutex<Shown>,
     info: Mutex<String>,
 }

@@ -1,7 +1,6 @@
 //! The OpenFX face of the plugin: entry points, describe, params, render. Translates host images
 //! and params for the engine and reports back to the host; all raw FFI lives in `ofx-bindings`.
 
-pub mod cache;
 pub mod describe;
 pub mod device_layout;
 pub mod engine_call;
@@ -11,6 +10,8 @@ pub mod log;
 pub mod params;
 pub mod paths;
 pub mod pixels;
+#[cfg(test)]
+mod pixels_reference_tests;
 pub mod regions;
 pub mod render;
 pub mod render_cuda;

@@ -5,8 +5,7 @@
 use ofx_bindings::{Components, ImageView, ImageViewMut, RectI, Row, RowMut};
 use rayon::prelude::*;
 
-use super::cache::{fold_rows, row_hash, source_seed};
-use crate::engine::limits;
+use crate::engine::{cache, limits};
 use crate::engine::{EngineError, MatteImage, RgbaImage};
 
 /// Rows of a host image, addressed by OFX y. Implemented by the host's image views (and by test
@@ -51,14 +50,6 @@ impl SinkRows for ImageViewMut<'_> {
 
 const BYTE_MAX: f32 = 255.0;
 const SHORT_MAX: f32 = 65535.0;
-
-fn sample(row: &Row<'_>, i: usize) -> f32 {
-    match row {
-        Row::Byte(r) => r[i] as f32 / BYTE_MAX,
-        Row::Short(r) => r[i] as f32 / SHORT_MAX,
-        Row::Float(r) => r[i],
-    }
-}
 
 /// One host row into RGBA f32 (`out` is width * 4 long).
 fn load<T: Copy>(src: &[T], comps: Components, out: &mut [f32], f: impl Fn(T) -> f32) {
@@ -110,92 +101,125 @@ fn to_short(v: f32) -> u16 {
     (v.clamp(0.0, 1.0) * SHORT_MAX).round() as u16
 }
 
+/// Rows one thread converts and hashes in one go: enough to amortise the scheduling, few enough
+/// that two cores share a 2160-row frame evenly.
+const BAND_ROWS: usize = 8;
+
+/// One host row into RGBA f32 (`out` is width * 4 long and zero where the host has no value).
+fn load_row(row: &Row<'_>, comps: Components, out: &mut [f32]) {
+    match row {
+        Row::Float(r) => load(r, comps, out, |v| v),
+        Row::Short(r) => load(r, comps, out, |v| v as f32 / SHORT_MAX),
+        Row::Byte(r) => load(r, comps, out, |v| v as f32 / BYTE_MAX),
+    }
+}
+
 /// Reads a whole source image into top-down RGBA. RGB gets alpha 1; an Alpha-only image gives
 /// black with that alpha. The host's bounds are checked against the engine's plate limits and the
 /// buffer is allocated fallibly: a bogus or huge image is an error, never an abort.
 pub fn read_rgba(src: &impl SourceRows) -> Result<RgbaImage, EngineError> {
-    read_rgba_with(src, |_| 0).map(|(img, _)| img)
+    read_rgba_hashed(src).map(|(img, _)| img)
 }
 
-/// [`read_rgba`] and the image's content hash (`cache::hash_rows` of the result), each row hashed
-/// while it is still in cache: the frame cache's key without a second pass over a 4K frame.
-pub fn read_rgba_hashed(src: &impl SourceRows) -> Result<(RgbaImage, u64), EngineError> {
-    let (img, rows) = read_rgba_with(src, row_hash)?;
-    let seed = source_seed(img.width);
-    Ok((img, fold_rows(rows, seed)))
-}
-
-fn read_rgba_with(
-    src: &impl SourceRows,
-    per_row: impl Fn(&[f32]) -> u64 + Sync,
-) -> Result<(RgbaImage, Vec<u64>), EngineError> {
+/// [`read_rgba`] and the image's content hash (`cache::hash_image` of the result) in one parallel
+/// pass over bands of rows: each row is read, converted and hashed while it is in the core's cache,
+/// into a buffer no one wrote before (the allocator's zero pages).
+pub fn read_rgba_hashed(src: &impl SourceRows) -> Result<(RgbaImage, u128), EngineError> {
     let b = src.bounds();
     let (w, h) = (b.width(), b.height());
     limits::check_plate(w, h).map_err(EngineError::BadInput)?;
-    let mut img = RgbaImage {
-        width: w,
-        height: h,
-        data: limits::try_vec(w * h * 4, 0.0f32, "the source image")?,
-    };
-    if w == 0 || h == 0 {
-        return Ok((img, Vec::new()));
-    }
+    let mut data = limits::try_zeroed_f32(w * h * 4, "the source image")?;
+    let rows = if w == 0 || h == 0 { 0 } else { h };
+    let mut hashes = vec![0u128; rows];
     let comps = src.components();
-    let rows = img
-        .data
-        .par_chunks_mut(w * 4)
+    data.par_chunks_mut((w * 4 * BAND_ROWS).max(1))
+        .zip(hashes.par_chunks_mut(BAND_ROWS))
         .enumerate()
-        .map(|(r, out)| {
-            let y = b.y2 - 1 - r as i32;
-            match src.row(y) {
-                Some(Row::Float(row)) => load(row, comps, out, |v| v),
-                Some(Row::Short(row)) => load(row, comps, out, |v| v as f32 / SHORT_MAX),
-                Some(Row::Byte(row)) => load(row, comps, out, |v| v as f32 / BYTE_MAX),
-                None => {}
+        .for_each(|(band, (out, hs))| {
+            for (i, (out, hash)) in out.chunks_mut(w * 4).zip(hs).enumerate() {
+                if let Some(row) = src.row(b.y2 - 1 - (band * BAND_ROWS + i) as i32) {
+                    load_row(&row, comps, out);
+                }
+                *hash = cache::row_hash(out);
             }
-            per_row(out)
-        })
-        .collect();
-    Ok((img, rows))
+        });
+    let hash = cache::image_hash(&hashes, w, 4);
+    Ok((
+        RgbaImage {
+            width: w,
+            height: h,
+            data,
+        },
+        hash,
+    ))
 }
 
 /// Reads a matte into `window` (the Source's pixel bounds, already checked), zero outside the
 /// matte's own bounds. The alpha channel of RGBA, the single channel of Alpha, the red channel of
 /// RGB.
 pub fn read_matte(src: &impl SourceRows, window: RectI) -> Result<MatteImage, EngineError> {
+    read_matte_hashed(src, window).map(|(img, _)| img)
+}
+
+/// One channel of `src` (samples `n` apart from `channel`) into `out`, converted.
+fn pick<T: Copy>(src: &[T], n: usize, channel: usize, out: &mut [f32], f: impl Fn(T) -> f32) {
+    let samples = src.iter().skip(channel).step_by(n);
+    out.iter_mut().zip(samples).for_each(|(o, &s)| *o = f(s));
+}
+
+/// [`read_matte`] and its content hash (`cache::hash_image` of the result), in one parallel pass
+/// as [`read_rgba_hashed`].
+pub fn read_matte_hashed(
+    src: &impl SourceRows,
+    window: RectI,
+) -> Result<(MatteImage, u128), EngineError> {
     let (w, h) = (window.width(), window.height());
     limits::check_plate(w, h).map_err(EngineError::BadInput)?;
-    let mut img = MatteImage {
-        width: w,
-        height: h,
-        data: limits::try_vec(w * h, 0.0f32, "a matte")?,
-    };
-    if w == 0 || h == 0 {
-        return Ok(img);
-    }
+    let mut data = limits::try_zeroed_f32(w * h, "a matte")?;
     let b = src.bounds();
     let (n, channel) = match src.components() {
         Components::Rgba => (4, 3),
-        Components::Rgb => (3, 0),
-        Components::Alpha => (1, 0),
-        Components::None => return Ok(img),
+        Components::Rgb | Components::Alpha => (src.components().count(), 0),
+        Components::None => (0, 0),
     };
     let inter = window.intersect(&b);
-    if inter.is_empty() {
-        return Ok(img);
-    }
-    img.data.par_chunks_mut(w).enumerate().for_each(|(r, out)| {
-        let y = window.y2 - 1 - r as i32;
-        if !inter.contains_row(y) {
-            return;
-        }
-        let Some(row) = src.row(y) else { return };
-        for x in inter.x1..inter.x2 {
-            let sx = (x - b.x1) as usize;
-            out[(x - window.x1) as usize] = sample(&row, sx * n + channel);
-        }
-    });
-    Ok(img)
+    let rows = if w == 0 || h == 0 { 0 } else { h };
+    let mut hashes = vec![0u128; rows];
+    data.par_chunks_mut(w.max(1) * BAND_ROWS)
+        .zip(hashes.par_chunks_mut(BAND_ROWS))
+        .enumerate()
+        .for_each(|(band, (out, hs))| {
+            for (i, (out, hash)) in out.chunks_mut(w).zip(hs).enumerate() {
+                let y = window.y2 - 1 - (band * BAND_ROWS + i) as i32;
+                let row = (n > 0 && !inter.is_empty() && inter.contains_row(y))
+                    .then(|| src.row(y))
+                    .flatten();
+                if let Some(row) = row {
+                    let (sx, dx) = ((inter.x1 - b.x1) as usize, (inter.x1 - window.x1) as usize);
+                    let (from, to) = (sx * n, (sx + inter.width()) * n);
+                    let dst = &mut out[dx..dx + inter.width()];
+                    match row {
+                        Row::Float(r) => pick(&r[from..to], n, channel, dst, |v| v),
+                        Row::Short(r) => {
+                            pick(&r[from..to], n, channel, dst, |v| v as f32 / SHORT_MAX)
+                        }
+                        Row::Byte(r) => {
+                            pick(&r[from..to], n, channel, dst, |v| v as f32 / BYTE_MAX)
+                        }
+                    }
+                }
+                *hash = cache::row_hash(out);
+            }
+        });
+    let hash = cache::image_hash(&hashes, w, 1);
+    Ok((
+        MatteImage {
+            width: w,
+            height: h,
+            data,
+        },
+        hash,
+    ))
 }
 
 /// Copies `src` into `dst` over `render_window` row by row, converting depths, without a
@@ -241,10 +265,37 @@ pub fn copy_through(dst: &mut impl SinkRows, src: &impl SourceRows, render_windo
     }
 }
 
+/// One host row span (`dst`, the render window's pixels) from RGBA f32 pixels, converted.
+fn store_row(px: &[f32], comps: Components, dst: RowMut<'_>, span: std::ops::Range<usize>) {
+    match dst {
+        RowMut::Float(r) if comps == Components::Rgba => r[span].copy_from_slice(px),
+        RowMut::Float(r) => store(px, comps, &mut r[span], |v| v),
+        RowMut::Short(r) => store(px, comps, &mut r[span], to_short),
+        RowMut::Byte(r) => store(px, comps, &mut r[span], to_byte),
+    }
+}
+
+/// The pixels of `image` (top-down, covering `win`) on OFX row `y` inside `area`, and where they
+/// start in the area's row (in f32 values); None when the image has none there.
+fn image_span<'a>(
+    image: Option<(&'a RgbaImage, RectI)>,
+    area: RectI,
+    y: i32,
+) -> Option<(&'a [f32], usize)> {
+    let (img, win) = image?;
+    let (x1, x2) = (area.x1.max(win.x1), area.x2.min(win.x2));
+    (win.contains_row(y) && x1 < x2).then(|| {
+        let r = (win.y2 - 1 - y) as usize * img.width;
+        let s = &img.data[(r + (x1 - win.x1) as usize) * 4..(r + (x2 - win.x1) as usize) * 4];
+        (s, (x1 - area.x1) as usize * 4)
+    })
+}
+
 /// Writes `image` (top-down, covering `window`) into `dst` over `render_window`; pixels outside
 /// `window` (or all of them when `image` is None) become transparent black. Rows and columns of
-/// `dst` outside `render_window` are left alone. Rows are written in parallel: at 4K float a serial
-/// copy was the largest share of the OFX layer's time.
+/// `dst` outside `render_window` are left alone. One parallel pass over bands of rows: a row the
+/// image covers is converted straight from it (float RGBA is a plain copy), others go through a
+/// per-thread staging row.
 pub fn write_rgba(
     dst: &mut impl SinkRows,
     image: Option<(&RgbaImage, RectI)>,
@@ -254,44 +305,25 @@ pub fn write_rgba(
     if area.is_empty() {
         return;
     }
-    let comps = dst.components();
+    let (comps, db) = (dst.components(), dst.bounds());
     let n = comps.count();
-    let db = dst.bounds();
+    let span = (area.x1 - db.x1) as usize * n..(area.x2 - db.x1) as usize * n;
     let image = image.filter(|(img, win)| img.width == win.width() && img.height == win.height());
     let rows: Vec<(i32, RowMut<'_>)> = dst
         .rows_mut()
         .into_iter()
         .filter(|(y, _)| (area.y1..area.y2).contains(y))
         .collect();
-    rows.into_par_iter().for_each_init(
+    rows.into_par_iter().with_min_len(BAND_ROWS).for_each_init(
         || vec![0.0f32; area.width() * 4],
-        |px, (y, row)| {
-            // The window's pixels straight from the image (float RGBA: no staging row).
-            let src = image.and_then(|(img, win)| {
-                let (x1, x2) = (area.x1.max(win.x1), area.x2.min(win.x2));
-                (win.contains_row(y) && x1 < x2).then(|| {
-                    let r = (win.y2 - 1 - y) as usize * img.width;
-                    let s = &img.data
-                        [(r + (x1 - win.x1) as usize) * 4..(r + (x2 - win.x1) as usize) * 4];
-                    (s, (x1 - area.x1) as usize * 4)
-                })
-            });
-            let span = (area.x1 - db.x1) as usize * n..(area.x2 - db.x1) as usize * n;
-            let whole_row = src.filter(|(s, off)| *off == 0 && s.len() == area.width() * 4);
-            match (row, comps, whole_row) {
-                // Float RGBA covering the row: straight into the host row (the common case at 4K).
-                (RowMut::Float(r), Components::Rgba, Some((s, _))) => r[span].copy_from_slice(s),
-                (row, _, _) => {
-                    px.iter_mut().for_each(|v| *v = 0.0);
-                    if let Some((s, off)) = src {
-                        px[off..off + s.len()].copy_from_slice(s);
-                    }
-                    match row {
-                        RowMut::Float(r) => store(px, comps, &mut r[span], |v| v),
-                        RowMut::Short(r) => store(px, comps, &mut r[span], to_short),
-                        RowMut::Byte(r) => store(px, comps, &mut r[span], to_byte),
-                    }
+        |px, (y, row)| match image_span(image, area, y) {
+            Some((s, 0)) if s.len() == px.len() => store_row(s, comps, row, span.clone()),
+            src => {
+                px.iter_mut().for_each(|v| *v = 0.0);
+                if let Some((s, off)) = src {
+                    px[off..off + s.len()].copy_from_slice(s);
                 }
+                store_row(px, comps, row, span.clone());
             }
         },
     );

@@ -1,19 +1,22 @@
 //! The render action: host images in, engine, host image out. Any engine failure passes the
 //! source through with a persistent message: never a black frame, never a crash.
 
+use std::sync::Arc;
 use std::time::Instant;
 
-use ofx_bindings::{k, Error, ImageEffect, PropertySet, RectI, Result, Status};
+use ofx_bindings::{k, Error, Image, ImageEffect, PropertySet, RectI, Result, Status};
 
-use super::cache::{hash_rows, inputs_key, CachedFrame, FrameKey};
 use super::describe::{CLIP_CORE, CLIP_GARBAGE, CLIP_HINT, CLIP_OUTPUT, CLIP_SOURCE};
 use super::engine_call;
 use super::instance::Instance;
 use super::log::log;
 use super::params::ParamValues;
 use super::paths::{self, Env};
-use super::pixels::{copy_through, read_matte, read_rgba_hashed, write_rgba};
-use crate::engine::{EngineError, FrameInput, HintSource, KeyParams, MatteImage, RuntimeConfig};
+use super::pixels::{copy_through, read_matte_hashed, read_rgba_hashed, write_rgba};
+use crate::engine::{
+    EngineError, FrameInput, FrameOutput, HintSource, InputHashes, KeyParams, MatteImage,
+    RgbaImage, RuntimeConfig,
+};
 
 /// Settings of one render call, read from the action's arguments and the params.
 pub struct Settings {
@@ -64,14 +67,14 @@ pub fn runtime_for(values: &ParamValues, inst: &Instance) -> RuntimeConfig {
     )
 }
 
-/// An optional matte placed in the source window; unconnected, NULL or unreadable = absent. Err
-/// only when there is no memory for it.
+/// An optional matte placed in the source window and its content hash; unconnected, NULL or
+/// unreadable = absent. Err only when there is no memory for it.
 fn matte(
     effect: &ImageEffect,
     name: &str,
     time: f64,
     window: RectI,
-) -> std::result::Result<Option<MatteImage>, EngineError> {
+) -> std::result::Result<Option<(MatteImage, u128)>, EngineError> {
     let Ok(clip) = effect.clip(name) else {
         return Ok(None);
     };
@@ -87,12 +90,104 @@ fn matte(
         }
     };
     match image.view() {
-        Ok(v) => read_matte(&v, window).map(Some),
+        Ok(v) => read_matte_hashed(&v, window).map(Some),
         Err(e) => {
             log(format!("{name}: {e}; treated as absent"));
             Ok(None)
         }
     }
+}
+
+/// The engine's images of one frame, read from the host, and their content hashes (taken while
+/// they were read: the frame cache's key without a second pass).
+struct Inputs {
+    source: RgbaImage,
+    /// The source's pixel bounds: where the engine's images sit in OFX coordinates.
+    bounds: RectI,
+    hint: Option<MatteImage>,
+    garbage: Option<MatteImage>,
+    core: Option<MatteImage>,
+    hashes: InputHashes,
+}
+
+impl Inputs {
+    fn frame(&self) -> FrameInput<'_> {
+        FrameInput {
+            source: &self.source,
+            hint: self.hint.as_ref(),
+            garbage: self.garbage.as_ref(),
+            core: self.core.as_ref(),
+        }
+    }
+}
+
+/// The optional clips in the source's bounds: (hint, garbage, core), each with its hash.
+type Mattes = [Option<(MatteImage, u128)>; 3];
+
+fn mattes(
+    effect: &ImageEffect,
+    s: &Settings,
+    bounds: RectI,
+) -> std::result::Result<Mattes, EngineError> {
+    let hint = if s.params.hint_source == HintSource::Clip {
+        matte(effect, CLIP_HINT, s.time, bounds)?
+    } else {
+        None
+    };
+    let garbage = matte(effect, CLIP_GARBAGE, s.time, bounds)?;
+    let core = matte(effect, CLIP_CORE, s.time, bounds)?;
+    Ok([hint, garbage, core])
+}
+
+/// Reads the source (released before the mattes are asked for) and the mattes. None when the
+/// frame is already answered: the source passed through because the engine cannot take it.
+fn read_inputs(
+    effect: &ImageEffect,
+    inst: &Instance,
+    s: &Settings,
+    src_img: Image,
+    out: &mut Image,
+    window: RectI,
+) -> Result<Option<Inputs>> {
+    let (source, src_hash, bounds) = {
+        let view = src_img.view()?;
+        match read_rgba_hashed(&view) {
+            Ok((image, hash)) => (image, hash, view.bounds()),
+            Err(e) => {
+                // Too large or no memory: the source goes through row by row, without a copy.
+                inst.show_error(effect, passthrough_text(&e));
+                copy_through(&mut out.view_mut()?, &view, window);
+                return Ok(None);
+            }
+        }
+    };
+    drop(src_img);
+    let [hint, garbage, core] = match mattes(effect, s, bounds) {
+        Ok(m) => m,
+        Err(e) => {
+            inst.show_error(effect, passthrough_text(&e));
+            write_rgba(&mut out.view_mut()?, Some((&source, bounds)), window);
+            return Ok(None);
+        }
+    };
+    let hash = |m: &Option<(MatteImage, u128)>| m.as_ref().map(|(_, h)| *h);
+    let hashes = InputHashes {
+        source: src_hash,
+        hint: hash(&hint),
+        garbage: hash(&garbage),
+        core: hash(&core),
+        // Frames of a host's clip at two times never share a cache entry.
+        tag: s.time.to_bits(),
+    };
+    let image = |m: Option<(MatteImage, u128)>| m.map(|(m, _)| m);
+    Ok(Some(Inputs {
+        source,
+        bounds,
+        hint: image(hint),
+        garbage: image(garbage),
+        core: image(core),
+        hashes,
+    }))
 }
 
 /// Nuke does not want param values set from render threads; others take the info update.
@@ -127,135 +222,88 @@ fn render_inner(effect: &ImageEffect, in_args: &PropertySet, inst: &Instance) ->
         write_rgba(&mut out_img.view_mut()?, None, window);
         return Ok(Status::Ok);
     };
-    // The content hash for the frame cache is taken row by row while the rows are read.
-    let (source, src_hash, src_bounds) = {
-        let view = src_img.view()?;
-        match read_rgba_hashed(&view) {
-            Ok((image, hash)) => (image, hash, view.bounds()),
-            Err(e) => {
-                // Too large or no memory: the source goes through row by row, without a copy.
-                inst.show_error(effect, passthrough_text(&e));
-                copy_through(&mut out_img.view_mut()?, &view, window);
-                return Ok(Status::Ok);
-            }
-        }
-    };
-    drop(src_img);
-
-    let mattes = (|| {
-        let hint = if s.params.hint_source == HintSource::Clip {
-            matte(effect, CLIP_HINT, s.time, src_bounds)?
-        } else {
-            None
-        };
-        let garbage = matte(effect, CLIP_GARBAGE, s.time, src_bounds)?;
-        let core = matte(effect, CLIP_CORE, s.time, src_bounds)?;
-        Ok::<_, EngineError>((hint, garbage, core))
-    })();
-    let (hint, garbage, core) = match mattes {
-        Ok(m) => m,
-        Err(e) => {
-            inst.show_error(effect, passthrough_text(&e));
-            let image = Some((&source, src_bounds));
-            write_rgba(&mut out_img.view_mut()?, image, window);
-            return Ok(Status::Ok);
-        }
+    let Some(inputs) = read_inputs(effect, inst, &s, src_img, &mut out_img, window)? else {
+        return Ok(Status::Ok);
     };
     if effect.abort_requested() {
         return Ok(Status::Ok);
     }
-
-    let key = FrameKey {
-        time: s.time,
-        params: s.params.clone(),
-        runtime: s.runtime.clone(),
-        width: source.width,
-        height: source.height,
-        content: inputs_key(
-            src_hash,
-            [&hint, &garbage, &core].map(|m| m.as_ref().map(|m| hash_rows(&m.data, m.width, 0))),
-        ),
-    };
-    if let Some(hit) = inst.cache.lock().get(&key) {
-        write_rgba(
-            &mut out_img.view_mut()?,
-            Some((&hit.image, src_bounds)),
-            window,
-        );
-        return Ok(Status::Ok);
-    }
-
-    let input = FrameInput {
-        source: &source,
-        hint: hint.as_ref(),
-        garbage: garbage.as_ref(),
-        core: core.as_ref(),
-    };
     let t0 = Instant::now();
     let abort = || effect.abort_requested();
-    let result = engine_call::render(&input, &s.params, &s.runtime, &abort).and_then(|out| {
-        if out.image.width == source.width
-            && out.image.height == source.height
-            && out.image.data.len() == source.data.len()
-        {
-            Ok(out)
-        } else {
-            Err(EngineError::Internal(format!(
-                "engine returned {}x{} for a {}x{} source",
-                out.image.width, out.image.height, source.width, source.height
-            )))
-        }
-    });
-    match result {
-        Ok(out) => {
-            let ms = t0.elapsed().as_secs_f64() * 1000.0;
-            write_rgba(
-                &mut out_img.view_mut()?,
-                Some((&out.image, src_bounds)),
-                window,
-            );
-            if out.warnings.is_empty() {
-                inst.clear_message(effect);
-            } else {
-                inst.show_warning(effect, format!("CorridorKey: {}", out.warnings.join("; ")));
-            }
-            let notes: Vec<&String> = s.notes.iter().chain(&out.notes).collect();
-            log(format!(
-                "frame {} keyed in {ms:.0} ms ({}x{}){}",
-                s.time,
-                source.width,
-                source.height,
-                notes.iter().map(|n| format!("; {n}")).collect::<String>()
-            ));
-            if may_set_params_in_render() {
-                // The refiner's tile counts go on the info line: the only place a host (and
-                // `ofx-render --log-json`) can see how much of the frame the sparse refiner skipped.
-                // Values clamped to their declared range show here too, where a TD looks, not as a
-                // warning badge (a host's own rounding must not flag every frame).
-                let clamped: String = s.notes.iter().map(|n| format!(" | {n}")).collect();
-                let info = format!(
-                    "{} | last frame {ms:.0} ms, refiner tiles {} run / {} skipped{clamped}",
-                    engine_call::describe(&s.runtime, s.params.inference_size, s.params.screen),
-                    out.stats.tiles_run,
-                    out.stats.tiles_skipped
-                );
-                inst.set_info(effect, &info);
-            }
-            inst.cache.lock().put(CachedFrame {
-                key,
-                image: out.image,
-                premultiplied: out.premultiplied,
-            });
-        }
-        Err(EngineError::Aborted) => {}
+    let result = engine_call::render(
+        &inputs.frame(),
+        &inputs.hashes,
+        &s.params,
+        &s.runtime,
+        &abort,
+    )
+    .and_then(|out| same_size(out, &inputs.source));
+    let ms = t0.elapsed().as_secs_f64() * 1000.0;
+    let (image, bounds) = match &result {
+        Ok(out) => (&out.image, inputs.bounds),
+        Err(EngineError::Aborted) => return Ok(Status::Ok),
         Err(e) => {
-            inst.show_error(effect, passthrough_text(&e));
-            write_rgba(
-                &mut out_img.view_mut()?,
-                Some((&source, src_bounds)),
-                window,
-            );
+            inst.show_error(effect, passthrough_text(e));
+            (&inputs.source, inputs.bounds)
         }
+    };
+    write_rgba(&mut out_img.view_mut()?, Some((image, bounds)), window);
+    if let Ok(out) = &result {
+        report(effect, inst, &s, out, ms, &inputs.source);
     }
     Ok(Status::Ok)
+}
+
+/// The engine's output when it has the source's size (anything else is an internal error).
+fn same_size(
+    out: Arc<FrameOutput>,
+    source: &RgbaImage,
+) -> std::result::Result<Arc<FrameOutput>, EngineError> {
+    let i = &out.image;
+    if i.width == source.width && i.height == source.height && i.data.len() == source.data.len() {
+        Ok(out)
+    } else {
+        Err(EngineError::Internal(format!(
+            "engine returned {}x{} for a {}x{} source",
+            i.width, i.height, source.width, source.height
+        )))
+    }
+}
+
+/// A keyed frame's messages, log line and info line.
+fn report(
+    effect: &ImageEffect,
+    inst: &Instance,
+    s: &Settings,
+    out: &FrameOutput,
+    ms: f64,
+    source: &RgbaImage,
+) {
+    if out.warnings.is_empty() {
+        inst.clear_message(effect);
+    } else {
+        inst.show_warning(effect, format!("CorridorKey: {}", out.warnings.join("; ")));
+    }
+    let notes: Vec<&String> = s.notes.iter().chain(&out.notes).collect();
+    log(format!(
+        "frame {} keyed in {ms:.0} ms ({}x{}){}",
+        s.time,
+        source.width,
+        source.height,
+        notes.iter().map(|n| format!("; {n}")).collect::<String>()
+    ));
+    if may_set_params_in_render() {
+        // The refiner's tile counts go on the info line: the only place a host (and
+        // `ofx-render --log-json`) can see how much of the frame the sparse refiner skipped.
+        // Values clamped to their declared range show here too, where a TD looks, not as a
+        // warning badge (a host's own rounding must not flag every frame).
+        let clamped: String = s.notes.iter().map(|n| format!(" | {n}")).collect();
+        let info = format!(
+            "{} | last frame {ms:.1} ms, refiner tiles {} run / {} skipped{clamped}",
+            engine_call::describe(&s.runtime, s.params.inference_size, s.params.screen),
+            out.stats.tiles_run,
+            out.stats.tiles_skipped
+        );
+        inst.set_info(effect, &info);
+    }
 }

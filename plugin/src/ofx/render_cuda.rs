@@ -10,7 +10,7 @@
 //! device memory, an output that is not float RGBA) fail the action with kOfxStatFailed, as the
 //! spec expects. With the host's stream our work is queued after the host's and we do not wait
 //! for its later work; without one, everything has finished when the action returns.
-//! CUDA frames skip the per-instance frame cache: hashing them would mean reading them back.
+//! CUDA frames skip the frame cache: hashing them would mean reading them back.
 
 use std::time::Instant;
 
