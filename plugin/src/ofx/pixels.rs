@@ -442,16 +442,10 @@ pub(crate) mod tests {
         });
         let (img, h) = read_rgba_hashed(&src).unwrap();
         assert_eq!(img, read_rgba(&src).unwrap());
-        assert_eq!(
-            h,
-            super::super::cache::hash_rows(&img.data, img.width * 4, source_seed(img.width))
-        );
+        assert_eq!(h, cache::hash_image(&img.data, img.width, 4));
         let mut other = img.clone();
         other.data[77] += 1.0;
-        assert_ne!(
-            h,
-            super::super::cache::hash_rows(&other.data, other.width * 4, source_seed(other.width))
-        );
+        assert_ne!(h, cache::hash_image(&other.data, other.width, 4));
     }
 
     #[test]
