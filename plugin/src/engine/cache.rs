@@ -147,7 +147,7 @@ mod tests {
     use super::*;
     use crate::engine::contract::{
         Device, FrameStats, HintSource, InputColour, OutputMode, PathChoice, RgbaImage,
-        ScreenColour, TileSize, UpscaleFilter,
+        RuntimeTuning, ScreenColour, TileSize, UpscaleFilter,
     };
     use std::path::PathBuf;
 
@@ -179,6 +179,7 @@ mod tests {
             gpu_mem_limit_mb: 0,
             gpu_index: 0,
             engine_cache_dir: None,
+            tuning: Default::default(),
         };
         let o = RenderOptions::default();
         let base = key(&input, &p, &rt, &o);
@@ -239,6 +240,13 @@ mod tests {
                 engine_cache_dir: Some(PathBuf::from("/c")),
                 ..rt.clone()
             },
+            RuntimeConfig {
+                tuning: RuntimeTuning {
+                    gpu_refiner: false,
+                    ..Default::default()
+                },
+                ..rt.clone()
+            },
         ];
         for r in &runtimes {
             assert_ne!(key(&input, &p, r, &o), base, "{r:?}");
@@ -262,6 +270,10 @@ mod tests {
             },
             RenderOptions {
                 simulate_trained_coarse: true,
+                ..o
+            },
+            RenderOptions {
+                fail_gpu_path: true,
                 ..o
             },
         ];
@@ -364,6 +376,7 @@ mod tests {
             gpu_mem_limit_mb: 0,
             gpu_index: 0,
             engine_cache_dir: None,
+            tuning: Default::default(),
         }
     }
 

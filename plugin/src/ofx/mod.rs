@@ -1,6 +1,7 @@
 //! The OpenFX face of the plugin: entry points, describe, params, render. Translates host images
 //! and params for the engine and reports back to the host; all raw FFI lives in `ofx-bindings`.
 
+pub mod config;
 pub mod describe;
 pub mod device_layout;
 pub mod engine_call;
@@ -8,6 +9,8 @@ pub mod entry;
 pub mod instance;
 pub mod log;
 pub mod params;
+#[cfg(test)]
+pub mod params_doc;
 pub mod paths;
 pub mod pixels;
 #[cfg(test)]
