@@ -120,6 +120,6 @@ fn time_cpu_stages_4k() {
     });
     time("  (clone of a finished frame)", || f.clone());
     time("content hash", || {
-        corridorkey::engine::cache::hash_f32(&src.data)
+        corridorkey::engine::cache::hash_image(&src.data, src.width, 4)
     });
 }

@@ -78,8 +78,8 @@ impl Page {
     }
 }
 
-/// Which part of the frame cache key a parameter's value reaches (`ofx/cache.rs`'s `FrameKey`
-/// holds the `KeyParams` and the `RuntimeConfig`); tested by perturbing each value.
+/// Which part of the frame cache key a parameter's value reaches (`engine/cache.rs`'s `key` covers
+/// the `KeyParams` and the `RuntimeConfig`); tested by perturbing each value.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum CacheKey {
     /// Changes [`KeyParams`] (the engine's per-frame settings).
