@@ -16,7 +16,7 @@ use super::describe::{self, PLUGIN_ID, VERSION_MAJOR, VERSION_MINOR};
 use super::instance::Instance;
 use super::params::{ParamValues, INFO};
 use super::render::{self, runtime_for};
-use super::{config, engine_call, regions, render_cuda};
+use super::{buffers, config, engine_call, regions, render_cuda};
 
 fn test_panic(name: &str) {
     if config::get().test_panic.as_deref() == Some(name) {
@@ -61,6 +61,7 @@ impl Handler for CorridorKey {
             Action::PurgeCaches => {
                 // The frames are the engine's (one cache for every instance, bounded in bytes).
                 engine_call::purge_cache();
+                buffers::clear();
                 Ok(Status::Ok)
             }
             Action::GetClipPreferences => describe::clip_preferences(effect()?, out_args()?),

@@ -1,6 +1,7 @@
 //! The OpenFX face of the plugin: entry points, describe, params, render. Translates host images
 //! and params for the engine and reports back to the host; all raw FFI lives in `ofx-bindings`.
 
+pub mod buffers;
 pub mod config;
 pub mod describe;
 pub mod device_layout;

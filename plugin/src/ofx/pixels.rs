@@ -5,6 +5,7 @@
 use ofx_bindings::{Components, ImageView, ImageViewMut, RectI, Row, RowMut};
 use rayon::prelude::*;
 
+use super::buffers;
 use crate::engine::{cache, limits};
 use crate::engine::{EngineError, MatteImage, RgbaImage};
 
@@ -67,8 +68,8 @@ fn load<T: Copy>(src: &[T], comps: Components, out: &mut [f32], f: impl Fn(T) ->
         Components::Alpha => out
             .chunks_exact_mut(4)
             .zip(src)
-            .for_each(|(o, &s)| o[3] = f(s)),
-        Components::None => {}
+            .for_each(|(o, &s)| o.copy_from_slice(&[0.0, 0.0, 0.0, f(s)])),
+        Components::None => out.fill(0.0),
     }
 }
 
@@ -105,7 +106,7 @@ fn to_short(v: f32) -> u16 {
 /// that two cores share a 2160-row frame evenly.
 const BAND_ROWS: usize = 8;
 
-/// One host row into RGBA f32 (`out` is width * 4 long and zero where the host has no value).
+/// One host row into RGBA f32 (`out` is width * 4 long; every value is written).
 fn load_row(row: &Row<'_>, comps: Components, out: &mut [f32]) {
     match row {
         Row::Float(r) => load(r, comps, out, |v| v),
@@ -123,12 +124,12 @@ pub fn read_rgba(src: &impl SourceRows) -> Result<RgbaImage, EngineError> {
 
 /// [`read_rgba`] and the image's content hash (`cache::hash_image` of the result) in one parallel
 /// pass over bands of rows: each row is read, converted and hashed while it is in the core's cache,
-/// into a buffer no one wrote before (the allocator's zero pages).
+/// into a resident buffer kept from an earlier frame when there is one (`buffers.rs`).
 pub fn read_rgba_hashed(src: &impl SourceRows) -> Result<(RgbaImage, u128), EngineError> {
     let b = src.bounds();
     let (w, h) = (b.width(), b.height());
     limits::check_plate(w, h).map_err(EngineError::BadInput)?;
-    let mut data = limits::try_zeroed_f32(w * h * 4, "the source image")?;
+    let mut data = buffers::take(w * h * 4, "the source image")?;
     let rows = if w == 0 || h == 0 { 0 } else { h };
     let mut hashes = vec![0u128; rows];
     let comps = src.components();
@@ -137,8 +138,9 @@ pub fn read_rgba_hashed(src: &impl SourceRows) -> Result<(RgbaImage, u128), Engi
         .enumerate()
         .for_each(|(band, (out, hs))| {
             for (i, (out, hash)) in out.chunks_mut(w * 4).zip(hs).enumerate() {
-                if let Some(row) = src.row(b.y2 - 1 - (band * BAND_ROWS + i) as i32) {
-                    load_row(&row, comps, out);
+                match src.row(b.y2 - 1 - (band * BAND_ROWS + i) as i32) {
+                    Some(row) => load_row(&row, comps, out),
+                    None => out.fill(0.0),
                 }
                 *hash = cache::row_hash(out);
             }
@@ -167,6 +169,40 @@ fn pick<T: Copy>(src: &[T], n: usize, channel: usize, out: &mut [f32], f: impl F
     out.iter_mut().zip(samples).for_each(|(o, &s)| *o = f(s));
 }
 
+/// Where a matte's samples sit: `n` samples a pixel, the one read is `channel`; `inter` is the part
+/// of the window the matte covers, `x0` the matte's first column.
+#[derive(Clone, Copy)]
+struct MatteLayout {
+    n: usize,
+    channel: usize,
+    inter: RectI,
+    x0: i32,
+    window_x1: i32,
+}
+
+/// One matte row of the window (`out`, every value written): the matte's samples where it has
+/// them, zero elsewhere.
+fn matte_row(row: Option<Row<'_>>, m: MatteLayout, out: &mut [f32]) {
+    let Some(row) = row else {
+        out.fill(0.0);
+        return;
+    };
+    let (sx, dx, len) = (
+        (m.inter.x1 - m.x0) as usize,
+        (m.inter.x1 - m.window_x1) as usize,
+        m.inter.width(),
+    );
+    let span = sx * m.n..(sx + len) * m.n;
+    out[..dx].fill(0.0);
+    out[dx + len..].fill(0.0);
+    let (dst, c) = (&mut out[dx..dx + len], m.channel);
+    match row {
+        Row::Float(r) => pick(&r[span], m.n, c, dst, |v| v),
+        Row::Short(r) => pick(&r[span], m.n, c, dst, |v| v as f32 / SHORT_MAX),
+        Row::Byte(r) => pick(&r[span], m.n, c, dst, |v| v as f32 / BYTE_MAX),
+    }
+}
+
 /// [`read_matte`] and its content hash (`cache::hash_image` of the result), in one parallel pass
 /// as [`read_rgba_hashed`].
 pub fn read_matte_hashed(
@@ -175,39 +211,24 @@ pub fn read_matte_hashed(
 ) -> Result<(MatteImage, u128), EngineError> {
     let (w, h) = (window.width(), window.height());
     limits::check_plate(w, h).map_err(EngineError::BadInput)?;
-    let mut data = limits::try_zeroed_f32(w * h, "a matte")?;
-    let b = src.bounds();
-    let (n, channel) = match src.components() {
-        Components::Rgba => (4, 3),
-        Components::Rgb | Components::Alpha => (src.components().count(), 0),
-        Components::None => (0, 0),
+    let mut data = buffers::take(w * h, "a matte")?;
+    let comps = src.components();
+    let m = MatteLayout {
+        n: comps.count(),
+        channel: if comps == Components::Rgba { 3 } else { 0 },
+        inter: window.intersect(&src.bounds()),
+        x0: src.bounds().x1,
+        window_x1: window.x1,
     };
-    let inter = window.intersect(&b);
-    let rows = if w == 0 || h == 0 { 0 } else { h };
-    let mut hashes = vec![0u128; rows];
+    let mut hashes = vec![0u128; if w == 0 || h == 0 { 0 } else { h }];
     data.par_chunks_mut(w.max(1) * BAND_ROWS)
         .zip(hashes.par_chunks_mut(BAND_ROWS))
         .enumerate()
         .for_each(|(band, (out, hs))| {
             for (i, (out, hash)) in out.chunks_mut(w).zip(hs).enumerate() {
                 let y = window.y2 - 1 - (band * BAND_ROWS + i) as i32;
-                let row = (n > 0 && !inter.is_empty() && inter.contains_row(y))
-                    .then(|| src.row(y))
-                    .flatten();
-                if let Some(row) = row {
-                    let (sx, dx) = ((inter.x1 - b.x1) as usize, (inter.x1 - window.x1) as usize);
-                    let (from, to) = (sx * n, (sx + inter.width()) * n);
-                    let dst = &mut out[dx..dx + inter.width()];
-                    match row {
-                        Row::Float(r) => pick(&r[from..to], n, channel, dst, |v| v),
-                        Row::Short(r) => {
-                            pick(&r[from..to], n, channel, dst, |v| v as f32 / SHORT_MAX)
-                        }
-                        Row::Byte(r) => {
-                            pick(&r[from..to], n, channel, dst, |v| v as f32 / BYTE_MAX)
-                        }
-                    }
-                }
+                let covered = m.n > 0 && !m.inter.is_empty() && m.inter.contains_row(y);
+                matte_row(covered.then(|| src.row(y)).flatten(), m, out);
                 *hash = cache::row_hash(out);
             }
         });

@@ -5,6 +5,7 @@
 
 use ofx_bindings::{BitDepth, Components, ImageView, ImageViewMut, Layout, RectI};
 
+use super::buffers;
 use super::pixels::{read_matte_hashed, read_rgba_hashed, write_rgba};
 use crate::engine::cache::hash_image;
 use crate::engine::RgbaImage;
@@ -251,4 +252,46 @@ fn output_write_matches_the_reference_in_every_render_window() {
             assert!(got.words == want.words, "{case}");
         }
     }
+}
+
+/// Reads into buffers kept from earlier frames (stale values, here NaN) write every value: the
+/// same images and hashes as the reference, for every layout and a matte window the matte only
+/// partly covers.
+#[test]
+fn reads_into_kept_buffers_overwrite_every_value() {
+    let _alone = buffers::TEST_LOCK.lock();
+    let bounds = rect(0, 0, 256, 257);
+    let win = rect(-40, 10, 600, 600);
+    for (depth, comps, pad, down) in layouts() {
+        let mut host = HostBuf::new(bounds, depth, comps, pad, down);
+        let channel = if comps == Components::Rgba { 3 } else { 0 };
+        let mut want = Vec::new();
+        for y in (bounds.y1..bounds.y2).rev() {
+            for x in bounds.x1..bounds.x2 {
+                want.extend(host.rgba(x, y));
+            }
+        }
+        let mut want_m = Vec::new();
+        for y in (win.y1..win.y2).rev() {
+            for x in win.x1..win.x2 {
+                let inside = (bounds.x1..bounds.x2).contains(&x) && bounds.contains_row(y);
+                want_m.push(if inside {
+                    host.sample(x, y, channel)
+                } else {
+                    0.0
+                });
+            }
+        }
+        let case = format!("{depth:?} {comps:?} pad {pad} down {down}");
+        buffers::give_back(vec![f32::NAN; want.len()]);
+        let (img, hash) = read_rgba_hashed(&host.view()).unwrap();
+        assert_eq!(bits(&img.data), bits(&want), "{case}");
+        assert_eq!(hash, hash_image(&want, 256, 4), "{case}");
+        buffers::give_back(img.data);
+        buffers::give_back(vec![f32::NAN; want_m.len()]);
+        let (m, hash) = read_matte_hashed(&host.view(), win).unwrap();
+        assert_eq!(bits(&m.data), bits(&want_m), "{case}");
+        assert_eq!(hash, hash_image(&want_m, win.width(), 1), "{case}");
+    }
+    buffers::clear();
 }

@@ -6,6 +6,7 @@ use std::time::Instant;
 
 use ofx_bindings::{k, Error, Image, ImageEffect, PropertySet, RectI, Result, Status};
 
+use super::buffers;
 use super::describe::{CLIP_CORE, CLIP_GARBAGE, CLIP_HINT, CLIP_OUTPUT, CLIP_SOURCE};
 use super::engine_call;
 use super::instance::Instance;
@@ -111,6 +112,14 @@ struct Inputs {
 }
 
 impl Inputs {
+    /// The images' buffers kept for the next frame's read (resident memory, `buffers.rs`).
+    fn recycle(self) {
+        buffers::give_back(self.source.data);
+        for m in [self.hint, self.garbage, self.core].into_iter().flatten() {
+            buffers::give_back(m.data);
+        }
+    }
+
     fn frame(&self) -> FrameInput<'_> {
         FrameInput {
             source: &self.source,
@@ -251,6 +260,7 @@ fn render_inner(effect: &ImageEffect, in_args: &PropertySet, inst: &Instance) ->
     if let Ok(out) = &result {
         report(effect, inst, &s, out, ms, &inputs.source);
     }
+    inputs.recycle();
     Ok(Status::Ok)
 }
 
