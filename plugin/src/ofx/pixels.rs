@@ -298,11 +298,7 @@ fn store_row(px: &[f32], comps: Components, dst: RowMut<'_>, span: std::ops::Ran
 
 /// The pixels of `image` (top-down, covering `win`) on OFX row `y` inside `area`, and where they
 /// start in the area's row (in f32 values); None when the image has none there.
-fn image_span<'a>(
-    image: Option<(&'a RgbaImage, RectI)>,
-    area: RectI,
-    y: i32,
-) -> Option<(&'a [f32], usize)> {
+fn image_span(image: Option<(&RgbaImage, RectI)>, area: RectI, y: i32) -> Option<(&[f32], usize)> {
     let (img, win) = image?;
     let (x1, x2) = (area.x1.max(win.x1), area.x2.min(win.x2));
     (win.contains_row(y) && x1 < x2).then(|| {
