@@ -7,6 +7,7 @@
 
 pub mod cuda_images;
 pub mod demo_plate;
+pub mod frame_source;
 pub mod imageio;
 pub mod pair;
 pub mod synthetic;
@@ -16,7 +17,7 @@ use cuda_images::{ms_since, DeviceRender};
 
 pub use ofx_host_bindings::{
     live_memory_blocks, status, unreleased_images, AbortFn, BitDepth, Clip, ClipSource, Components,
-    Effect, HostConfig, HostImage, Message, ParamValue, PropSet, PropValue, Status,
+    Effect, FrameLoader, HostConfig, HostImage, Message, ParamValue, PropSet, PropValue, Status,
 };
 use ofx_host_bindings::{LoadedPlugin, PluginInfo};
 use parking_lot::Mutex;
@@ -539,6 +540,24 @@ impl Instance<'_> {
         Ok(())
     }
 
+    /// Gives an input clip the frames at other times than the render's (a sequence on disk): the
+    /// host hands them to a plugin that declared temporal clip access, and refuses them otherwise.
+    pub fn set_frame_loader(&self, clip: &str, loader: Option<FrameLoader>) -> Result<(), String> {
+        let c = self
+            .effect
+            .clip(clip)
+            .ok_or_else(|| format!("no clip {clip}"))?;
+        c.set_loader(loader);
+        Ok(())
+    }
+
+    /// The render in progress (its time) as the clips see it.
+    fn set_render_time(&self, time: Option<f64>) {
+        for c in self.effect.clips() {
+            c.set_render_time(time);
+        }
+    }
+
     pub fn set_abort(&self, f: Option<AbortFn>) {
         self.effect.set_abort(f);
     }
@@ -849,12 +868,14 @@ impl Instance<'_> {
                 busy = d.busy_now();
             }
             let t = Instant::now();
+            self.set_render_time(Some(req.time));
             let st = self.plugin.action(
                 "OfxImageEffectActionRender",
                 Some(&self.effect),
                 Some(&a),
                 None,
             );
+            self.set_render_time(None);
             let mut r = self.check("OfxImageEffectActionRender", st, false);
             if let Some(d) = &device {
                 // The plugin's work on the host's stream belongs to the render.

@@ -32,6 +32,10 @@ pub enum ClipSource {
     },
 }
 
+/// Loads a clip's image for a time the host was not given beforehand (a frame of a sequence on
+/// disk); None = no such frame.
+pub type FrameLoader = Arc<dyn Fn(f64) -> Option<Arc<HostImage>> + Send + Sync>;
+
 pub(crate) fn time_key(t: f64) -> i64 {
     (t * 1000.0).round() as i64
 }
@@ -43,6 +47,11 @@ pub struct Clip {
     /// Region of definition (canonical coordinates) clipGetRegionOfDefinition reports.
     rod: Mutex<Option<[f64; 4]>>,
     get_image_calls: AtomicUsize,
+    /// Frames at other times than the render's (temporal clip access).
+    loader: Mutex<Option<FrameLoader>>,
+    /// The time of the render in progress: images at any other time are given only to a clip that
+    /// declared kOfxImageEffectPropTemporalClipAccess.
+    render_time: Mutex<Option<f64>>,
 }
 
 impl Drop for Clip {
@@ -59,6 +68,8 @@ impl Clip {
             source: Mutex::new(ClipSource::Unconnected),
             rod: Mutex::new(None),
             get_image_calls: AtomicUsize::new(0),
+            loader: Mutex::new(None),
+            render_time: Mutex::new(None),
         });
         registry::register(Arc::as_ptr(&c) as usize, Kind::Clip);
         c
@@ -114,6 +125,45 @@ impl Clip {
     }
     pub fn get_image_calls(&self) -> usize {
         self.get_image_calls.load(Ordering::SeqCst)
+    }
+    /// Sets (or removes) the loader of frames at other times than the render's.
+    pub fn set_loader(&self, loader: Option<FrameLoader>) {
+        *self.loader.lock() = loader;
+    }
+    /// Sets (or clears) the time of the render in progress.
+    pub fn set_render_time(&self, time: Option<f64>) {
+        *self.render_time.lock() = time;
+    }
+    /// Whether the plugin declared temporal clip access on this clip.
+    pub fn temporal_access(&self) -> bool {
+        self.props
+            .get_int("OfxImageEffectPropTemporalClipAccess")
+            .is_some_and(|v| v.first() == Some(&1))
+    }
+    /// The image for `time`: as the clip's source says for the render's own time; at another time
+    /// only with temporal clip access (refused otherwise, as the spec allows), from the loader when
+    /// there is one. Err(()) = refused.
+    fn image_at(&self, time: f64) -> Result<Option<Arc<HostImage>>, ()> {
+        let other = self
+            .render_time
+            .lock()
+            .is_some_and(|r| time_key(r) != time_key(time));
+        if other && !self.temporal_access() {
+            return Err(());
+        }
+        let (per_frame, any) = match &*self.source.lock() {
+            ClipSource::Unconnected => return Err(()),
+            ClipSource::NullImage => return Ok(None),
+            ClipSource::Images { per_frame, any } => {
+                (per_frame.get(&time_key(time)).cloned(), any.clone())
+            }
+        };
+        let loader = self.loader.lock().clone();
+        match (per_frame, loader) {
+            (Some(i), _) => Ok(Some(i)),
+            (None, Some(load)) if other => load(time).map(Some).ok_or(()),
+            (None, _) => any.map(Some).ok_or(()),
+        }
     }
 }
 
@@ -410,21 +460,15 @@ unsafe extern "C" fn clip_get_image(
             return st::ERR_VALUE;
         }
         c.get_image_calls.fetch_add(1, Ordering::SeqCst);
-        let img = match &*c.source.lock() {
-            ClipSource::Unconnected => return st::FAILED,
-            ClipSource::NullImage => None,
-            ClipSource::Images { per_frame, any } => {
-                per_frame.get(&time_key(time)).or(any.as_ref()).cloned()
-            }
+        let Ok(img) = c.image_at(time) else {
+            // SAFETY: out pointer checked non-null above.
+            unsafe { *out = std::ptr::null_mut() };
+            return st::FAILED;
         };
         let Some(img) = img else {
             // SAFETY: out pointer checked non-null above.
             unsafe { *out = std::ptr::null_mut() };
-            return if matches!(&*c.source.lock(), ClipSource::NullImage) {
-                st::OK
-            } else {
-                st::FAILED
-            };
+            return st::OK;
         };
         let uid = format!("{}@{}", c.name, time);
         let props = image_props(&img, &uid);
@@ -565,3 +609,44 @@ pub(crate) static IMAGE_EFFECT_SUITE: OfxImageEffectSuiteV1 = OfxImageEffectSuit
     imageMemoryLock: Some(image_memory_lock),
     imageMemoryUnlock: Some(image_memory_unlock),
 };
+
+#[cfg(test)]
+mod temporal_tests {
+    use super::*;
+    use crate::image::{BitDepth, Components};
+
+    fn image(x: i32) -> Arc<HostImage> {
+        Arc::new(HostImage::new(
+            [0, 0, x, 1],
+            BitDepth::Float,
+            Components::Rgba,
+            false,
+            0,
+        ))
+    }
+
+    /// Another frame than the render's only with temporal access; from the loader when there is one.
+    #[test]
+    fn other_frames_need_temporal_access() {
+        let props = PropSet::new();
+        props.set_int("OfxImageEffectPropTemporalClipAccess", &[0]);
+        let clip = Clip::new("Source", props.clone());
+        clip.set_source(ClipSource::Images {
+            per_frame: HashMap::new(),
+            any: Some(image(1)),
+        });
+        let loader: FrameLoader = Arc::new(|t| (t >= 0.0).then(|| image(2 + t as i32)));
+        clip.set_loader(Some(loader));
+        clip.set_render_time(Some(5.0));
+        let width = |r: Result<Option<Arc<HostImage>>, ()>| r.map(|i| i.map(|i| i.width()));
+        assert_eq!(width(clip.image_at(5.0)), Ok(Some(1)));
+        assert_eq!(width(clip.image_at(4.0)), Err(()));
+        props.set_int("OfxImageEffectPropTemporalClipAccess", &[1]);
+        assert_eq!(width(clip.image_at(4.0)), Ok(Some(6)));
+        assert_eq!(width(clip.image_at(-1.0)), Err(()));
+        assert_eq!(width(clip.image_at(5.0)), Ok(Some(1)));
+        // Outside a render (the host asking for itself) every time is the clip's source.
+        clip.set_render_time(None);
+        assert_eq!(width(clip.image_at(4.0)), Ok(Some(1)));
+    }
+}

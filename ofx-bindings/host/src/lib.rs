@@ -20,7 +20,9 @@ mod suites;
 #[cfg(test)]
 mod tests;
 
-pub use effect::{unreleased_images, AbortFn, Clip, ClipSource, Effect, Message, ProgressEvent};
+pub use effect::{
+    unreleased_images, AbortFn, Clip, ClipSource, Effect, FrameLoader, Message, ProgressEvent,
+};
 pub use image::{BitDepth, Components, HostImage};
 pub use memory::live_memory_blocks;
 pub use params::{Param, ParamSet, ParamValue};

@@ -96,12 +96,15 @@ impl FrameCache {
         }
     }
 
+    /// The stored output for `key`, which becomes the most recently used (least recently used
+    /// entries are dropped first).
     pub fn get(&self, key: u64) -> Option<FrameOutput> {
-        let entries = self.entries.lock();
-        entries
-            .iter()
-            .find(|(k, _)| *k == key)
-            .map(|(_, o)| o.clone())
+        let mut entries = self.entries.lock();
+        let i = entries.iter().position(|(k, _)| *k == key)?;
+        let hit = entries.remove(i)?;
+        let out = hit.1.clone();
+        entries.push_front(hit);
+        Some(out)
     }
 
     pub fn put(&self, key: u64, out: &FrameOutput) {

@@ -8,6 +8,8 @@
 //! * `contract.rs`, `error.rs`: what callers hand in and get back;
 //! * `inputs.rs`, `hint.rs`, `report.rs`, `cache.rs`, `slot.rs`: what happens around the stages;
 //! * `stages/`: one folder per stage with its CPU and GPU forms, and the two paths;
+//! * `steady.rs`: steady mattes, frame t blended with t-1 and t+1 where the plate held still
+//!   ([`Engine::render_steady`]);
 //! * `device_frame.rs`, `device_pixels.rs`: frames in CUDA device memory ([`Engine::render_device`]);
 //! * `runtime/`: ONNX Runtime (environment, providers, model set, shared arena) and the CUDA runtime,
 //!   no stage code;
@@ -29,9 +31,11 @@ pub mod report;
 pub mod runtime;
 pub mod slot;
 pub mod stages;
+pub mod steady;
 
 pub use contract::*;
 pub use error::{EngineError, InputProblem, ModelProblem, RuntimeProblem};
+pub use steady::SteadyParams;
 
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::OnceLock;
@@ -41,11 +45,22 @@ use runtime::arena_stats::{ArenaStats, StatsUnavailable};
 use runtime::model_set;
 use stages::finish::output::is_premultiplied;
 
+/// Frame t and its neighbours for [`Engine::render_steady`] (a neighbour the host does not have,
+/// at the ends of a clip, is None).
+pub struct SteadyFrames<'a> {
+    pub prev: Option<FrameInput<'a>>,
+    pub cur: FrameInput<'a>,
+    pub next: Option<FrameInput<'a>>,
+}
+
 /// The keying engine: model sets in slots (loaded lazily on the first frame that needs them,
 /// rebuilt when the runtime config, S or the manifest changes) and a small frame cache.
 pub struct Engine {
     slots: slot::Slots,
     cache: cache::FrameCache,
+    /// Each frame's own key for steady mattes, by content and settings (never by time), so a
+    /// sequential render keys each frame once and the result never depends on render order.
+    mattes: cache::FrameCache,
 }
 
 impl Default for Engine {
@@ -77,6 +92,8 @@ impl Engine {
         Self {
             slots: slot::Slots::default(),
             cache: cache::FrameCache::new(2, 300 << 20),
+            // Frames t-1, t, t+1 and the one before: four 4K keys are ~566 MB.
+            mattes: cache::FrameCache::new(4, 600 << 20),
         }
     }
 
@@ -147,6 +164,83 @@ impl Engine {
         Ok(out)
     }
 
+    /// Keys frame t with steady mattes ([`steady`]): its key blended with the keys of its
+    /// neighbours where the plate held still. Each key comes from a small cache keyed by content and
+    /// settings, so the result depends on the three frames only. Off, or for the Hint and Status
+    /// views, this is [`Engine::render_with`] of frame t. Never panics.
+    pub fn render_steady(
+        &self,
+        frames: &SteadyFrames<'_>,
+        params: &KeyParams,
+        steady: SteadyParams,
+        runtime: &RuntimeConfig,
+        options: &RenderOptions,
+        abort: &dyn Fn() -> bool,
+    ) -> Result<FrameOutput, EngineError> {
+        catch_unwind(AssertUnwindSafe(|| {
+            self.steady_checked(frames, params, steady, runtime, options, Abort(abort))
+        }))
+        .unwrap_or_else(|p| Err(EngineError::Internal(panic_message(p))))
+    }
+
+    fn steady_checked(
+        &self,
+        frames: &SteadyFrames<'_>,
+        params: &KeyParams,
+        steady: SteadyParams,
+        runtime: &RuntimeConfig,
+        options: &RenderOptions,
+        abort: Abort<'_>,
+    ) -> Result<FrameOutput, EngineError> {
+        let cur = &frames.cur;
+        let size = (cur.source.width, cur.source.height);
+        let view = matches!(params.output, OutputMode::Hint | OutputMode::Status);
+        if !steady.clamped().is_on() || view || size.0 == 0 || size.1 == 0 {
+            return self.render_checked(cur, params, runtime, options, abort);
+        }
+        let mut out = self.keyed(cur, params, runtime, options, abort)?;
+        let mut keys = Vec::new();
+        for (which, n) in [("previous", &frames.prev), ("next", &frames.next)] {
+            let Some(n) = n else { continue };
+            if (n.source.width, n.source.height) != size {
+                out.notes.push(format!("the {which} frame differs in size; not blended"));
+                continue;
+            }
+            match self.keyed(n, params, runtime, options, abort) {
+                Ok(k) => keys.push((n.source, k.image)),
+                Err(EngineError::Aborted) => return Err(EngineError::Aborted),
+                Err(e) => out.warnings.push(format!(
+                    "steady mattes: the {which} frame could not be keyed ({e}); not blended"
+                )),
+            }
+        }
+        let pairs: Vec<_> = keys.iter().map(|(p, k)| (*p, k)).collect();
+        out.image = steady::blend(cur.source, &out.image, &pairs, steady);
+        abort.check()?;
+        out.notes
+            .push(format!("steady mattes: {} neighbour frame(s)", pairs.len()));
+        Ok(out)
+    }
+
+    /// One frame's own key, from the steady-matte cache or keyed and stored there.
+    fn keyed(
+        &self,
+        input: &FrameInput<'_>,
+        params: &KeyParams,
+        runtime: &RuntimeConfig,
+        options: &RenderOptions,
+        abort: Abort<'_>,
+    ) -> Result<FrameOutput, EngineError> {
+        inputs::check(input, params)?;
+        let key = cache::key(input, params, runtime, options);
+        if let Some(hit) = self.mattes.get(key) {
+            return Ok(hit);
+        }
+        let out = frame::key(&self.slots, input, params, runtime, options, abort)?;
+        self.mattes.put(key, &out);
+        Ok(out)
+    }
+
     /// One line for the node's info param: model variant, S, precision, device in use, or why none
     /// (the green-screen model; [`Engine::describe_for`] names the screen).
     pub fn describe(&self, runtime: &RuntimeConfig, inference_size: usize) -> String {
@@ -190,5 +284,6 @@ impl Engine {
     pub fn unload(&self) {
         self.slots.clear();
         self.cache.clear();
+        self.mattes.clear();
     }
 }

@@ -60,7 +60,8 @@ pub fn describe(effect: &ImageEffect) -> Result<Status> {
     )?;
     p.set_bool(k!(kOfxImageEffectPropSupportsTiles), 0, false)?;
     p.set_bool(k!(kOfxImageEffectPropSupportsMultiResolution), 0, true)?;
-    p.set_bool(k!(kOfxImageEffectPropTemporalClipAccess), 0, false)?;
+    // Steady mattes read frames t-1 and t+1 (off by default: then only frame t is asked for).
+    p.set_bool(k!(kOfxImageEffectPropTemporalClipAccess), 0, true)?;
     p.set_string(
         k!(kOfxImageEffectPluginRenderThreadSafety),
         0,
@@ -116,7 +117,7 @@ fn define_clip(
     let comps: Vec<&str> = components.iter().map(|c| cs(c.name())).collect();
     c.set_strings(k!(kOfxImageEffectPropSupportedComponents), &comps)?;
     c.set_bool(k!(kOfxImageEffectPropSupportsTiles), 0, false)?;
-    optional(c.set_bool(k!(kOfxImageEffectPropTemporalClipAccess), 0, false));
+    optional(c.set_bool(k!(kOfxImageEffectPropTemporalClipAccess), 0, true));
     if optional_mask {
         c.set_bool(k!(kOfxImageClipPropOptional), 0, true)?;
         optional(c.set_bool(k!(kOfxImageClipPropIsMask), 0, true));

@@ -3,7 +3,7 @@
 use crate::engine::device_frame::{self, CudaSupportError};
 use crate::engine::{
     DeviceFrame, Engine, EngineError, FrameInput, FrameOutput, FrameOutputInfo, KeyParams,
-    PathChoice, RenderOptions, RuntimeConfig, ScreenColour,
+    PathChoice, RenderOptions, RuntimeConfig, ScreenColour, SteadyFrames, SteadyParams,
 };
 
 /// `CORRIDORKEY_FRAME_PATH=cpu` keeps pre/post-processing and the refine stage on the CPU even on a
@@ -58,6 +58,17 @@ pub fn render(
     abort: &dyn Fn() -> bool,
 ) -> Result<FrameOutput, EngineError> {
     Engine::global().render_with(input, params, runtime, &options(), abort)
+}
+
+/// Frame t with steady mattes (t alone when they are off): see `Engine::render_steady`.
+pub fn render_steady(
+    frames: &SteadyFrames<'_>,
+    params: &KeyParams,
+    steady: SteadyParams,
+    runtime: &RuntimeConfig,
+    abort: &dyn Fn() -> bool,
+) -> Result<FrameOutput, EngineError> {
+    Engine::global().render_steady(frames, params, steady, runtime, &options(), abort)
 }
 
 /// A frame whose images are in CUDA device memory (OFX CUDA render).

@@ -16,7 +16,7 @@ use super::describe::{self, PLUGIN_ID, VERSION_MAJOR, VERSION_MINOR};
 use super::instance::Instance;
 use super::params::{ParamValues, INFO};
 use super::render::{self, runtime_for};
-use super::{engine_call, regions, render_cuda};
+use super::{engine_call, regions, render_cuda, temporal};
 
 pub const TEST_PANIC_ENV: &str = "CORRIDORKEY_TEST_PANIC";
 
@@ -80,6 +80,10 @@ impl Handler for CorridorKey {
                     cuda if cuda.enabled => render_cuda::render(effect()?, in_args, cuda),
                     _ => render::render(effect()?, in_args),
                 }
+            }
+            Action::GetFramesNeeded => {
+                let in_args = call.in_args.as_ref().ok_or_else(|| missing("inArgs"))?;
+                temporal::frames_needed(effect()?, in_args, out_args()?)
             }
             Action::BeginSequenceRender | Action::EndSequenceRender => Ok(Status::Ok),
             _ => Ok(Status::ReplyDefault),

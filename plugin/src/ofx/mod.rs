@@ -14,3 +14,4 @@ pub mod pixels;
 pub mod regions;
 pub mod render;
 pub mod render_cuda;
+pub mod temporal;

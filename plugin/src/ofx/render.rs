@@ -13,7 +13,11 @@ use super::log::log;
 use super::params::ParamValues;
 use super::paths::{self, Env};
 use super::pixels::{copy_through, read_matte, read_rgba_hashed, write_rgba};
-use crate::engine::{EngineError, FrameInput, HintSource, KeyParams, MatteImage, RuntimeConfig};
+use super::temporal::{self, Neighbour, OFFSETS};
+use crate::engine::{
+    EngineError, FrameInput, HintSource, KeyParams, MatteImage, OutputMode, RuntimeConfig,
+    SteadyFrames, SteadyParams,
+};
 
 /// Settings of one render call, read from the action's arguments and the params.
 pub struct Settings {
@@ -21,6 +25,8 @@ pub struct Settings {
     pub window: Option<RectI>,
     pub params: KeyParams,
     pub runtime: RuntimeConfig,
+    /// The Temporal group (steady mattes).
+    pub steady: SteadyParams,
     /// Param values that were outside their declared ranges and were clamped (for the log).
     pub notes: Vec<String>,
 }
@@ -49,6 +55,7 @@ pub fn settings(effect: &ImageEffect, in_args: &PropertySet, inst: &Instance) ->
         time,
         window,
         params: values.key_params(scale[0]),
+        steady: values.steady_params(),
         runtime,
         notes,
     })
@@ -92,6 +99,65 @@ fn matte(
             log(format!("{name}: {e}; treated as absent"));
             Ok(None)
         }
+    }
+}
+
+/// Frames t-1 and t+1 as the host gives them (steady mattes); a frame the host does not have (the
+/// ends of a clip), or one whose bounds differ from frame t's, is absent.
+fn neighbours(effect: &ImageEffect, s: &Settings, bounds: RectI) -> [Option<Neighbour>; 2] {
+    // The Hint and Status views are never steadied (Engine::render_steady).
+    let view = matches!(s.params.output, OutputMode::Hint | OutputMode::Status);
+    if !s.steady.clamped().is_on() || view {
+        return [None, None];
+    }
+    OFFSETS.map(|dt| {
+        neighbour(effect, &s.params, s.time + dt, bounds).unwrap_or_else(|e| {
+            log(format!("frame {}: {e}; frame {} is steadied without it", s.time + dt, s.time));
+            None
+        })
+    })
+}
+
+fn neighbour(
+    effect: &ImageEffect,
+    params: &KeyParams,
+    time: f64,
+    bounds: RectI,
+) -> std::result::Result<Option<Neighbour>, String> {
+    let text = |e: &dyn std::fmt::Display| e.to_string();
+    let Some(img) = effect.clip(CLIP_SOURCE).and_then(|c| c.image(time)).map_err(|e| text(&e))?
+    else {
+        return Ok(None);
+    };
+    let view = img.view().map_err(|e| text(&e))?;
+    if view.bounds() != bounds {
+        return Err("its bounds differ from the frame's".into());
+    }
+    let (source, hash) = read_rgba_hashed(&view).map_err(|e| text(&e))?;
+    drop(img);
+    let hint = if params.hint_source == HintSource::Clip {
+        matte(effect, CLIP_HINT, time, bounds).map_err(|e| text(&e))?
+    } else {
+        None
+    };
+    let garbage = matte(effect, CLIP_GARBAGE, time, bounds).map_err(|e| text(&e))?;
+    let core = matte(effect, CLIP_CORE, time, bounds).map_err(|e| text(&e))?;
+    let mattes = [&hint, &garbage, &core].map(|m| m.as_ref().map(|m| hash_rows(&m.data, m.width, 0)));
+    Ok(Some(Neighbour {
+        source,
+        hint,
+        garbage,
+        core,
+        hash: inputs_key(hash, mattes),
+    }))
+}
+
+fn frame_input(n: &Neighbour) -> FrameInput<'_> {
+    FrameInput {
+        source: &n.source,
+        hint: n.hint.as_ref(),
+        garbage: n.garbage.as_ref(),
+        core: n.core.as_ref(),
     }
 }
 
@@ -164,6 +230,10 @@ fn render_inner(effect: &ImageEffect, in_args: &PropertySet, inst: &Instance) ->
     if effect.abort_requested() {
         return Ok(Status::Ok);
     }
+    let near = neighbours(effect, &s, src_bounds);
+    if effect.abort_requested() {
+        return Ok(Status::Ok);
+    }
 
     let key = FrameKey {
         time: s.time,
@@ -171,9 +241,14 @@ fn render_inner(effect: &ImageEffect, in_args: &PropertySet, inst: &Instance) ->
         runtime: s.runtime.clone(),
         width: source.width,
         height: source.height,
-        content: inputs_key(
-            src_hash,
-            [&hint, &garbage, &core].map(|m| m.as_ref().map(|m| hash_rows(&m.data, m.width, 0))),
+        content: temporal::content_key(
+            inputs_key(
+                src_hash,
+                [&hint, &garbage, &core]
+                    .map(|m| m.as_ref().map(|m| hash_rows(&m.data, m.width, 0))),
+            ),
+            &near,
+            s.steady,
         ),
     };
     if let Some(hit) = inst.cache.lock().get(&key) {
@@ -193,7 +268,13 @@ fn render_inner(effect: &ImageEffect, in_args: &PropertySet, inst: &Instance) ->
     };
     let t0 = Instant::now();
     let abort = || effect.abort_requested();
-    let result = engine_call::render(&input, &s.params, &s.runtime, &abort).and_then(|out| {
+    let frames = SteadyFrames {
+        prev: near[0].as_ref().map(frame_input),
+        cur: input,
+        next: near[1].as_ref().map(frame_input),
+    };
+    let result = engine_call::render_steady(&frames, &s.params, s.steady, &s.runtime, &abort);
+    let result = result.and_then(|out| {
         if out.image.width == source.width
             && out.image.height == source.height
             && out.image.data.len() == source.data.len()

@@ -65,6 +65,7 @@ fn run(a: &args::Args) -> Result<bool, String> {
     let bundle = a.bundle.clone().unwrap_or_else(bundle_path);
     let plugin = Plugin::load(&bundle, HostConfig::default())?;
     let node = Node::new(&plugin, context, &a.params, plan.k)?;
+    follow_sequences(&node, a)?;
     let with_hint = a.layers || a.views.is_some();
     if with_hint && !node.shows_key() {
         return Err(
@@ -173,4 +174,18 @@ fn run(a: &args::Args) -> Result<bool, String> {
         );
     }
     Ok(failed.is_empty() && (passed.is_empty() || a.allow_passthrough))
+}
+
+/// The plate's and the hint's other frames for a node that reads around the frame it renders
+/// (steady mattes read frames t-1 and t+1; the host hands them out only with temporal access).
+fn follow_sequences(node: &Node<'_>, a: &args::Args) -> Result<(), String> {
+    if let Some(input) = a.input.as_deref() {
+        let plate = sequence::Frames::from_arg(input)?;
+        node.follow("Source", move |f| plate.file_for(f).ok(), node.keeps_srgb())?;
+    }
+    if let Some(hint) = a.hint.as_deref() {
+        let hints = sequence::Frames::from_arg(hint)?;
+        node.follow("AlphaHint", move |f| hints.file_for(f).ok(), false)?;
+    }
+    Ok(())
 }

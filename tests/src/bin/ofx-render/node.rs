@@ -8,7 +8,8 @@ use ofx_test_host::{
     image_from_rgba, BitDepth, Components, Input, Instance, Message, ParamValue, Plugin,
     RenderRequest,
 };
-use std::path::Path;
+use ofx_test_host::frame_source::sequence_loader;
+use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 const SHOW: &str = "show";
@@ -72,6 +73,10 @@ impl<'p> Node<'p> {
     }
 
     /// Whether the output is the key itself (what layers and views are computed from).
+    pub fn keeps_srgb(&self) -> bool {
+        self.keep_srgb
+    }
+
     pub fn shows_key(&self) -> bool {
         matches!(self.show, SHOW_PREMULTIPLIED | SHOW_UNPREMULTIPLIED)
     }
@@ -108,6 +113,18 @@ impl<'p> Node<'p> {
         let s = 1.0 / self.k as f64;
         host.render_scale = [s, s];
         self.inst.set_input(clip, Input::Image(host))
+    }
+
+    /// Lets the node read `clip` at other frames than the one it renders (steady mattes read
+    /// frames t-1 and t+1): the file `path_of` names for a frame, at the render scale.
+    pub fn follow(
+        &self,
+        clip: &str,
+        path_of: impl Fn(i64) -> Option<PathBuf> + Send + Sync + 'static,
+        keep_srgb: bool,
+    ) -> Result<(), String> {
+        let loader = sequence_loader(path_of, keep_srgb, self.k);
+        self.inst.set_frame_loader(clip, Some(loader))
     }
 
     /// Keys `frame` (and renders its Hint view when `with_hint`).
