@@ -16,13 +16,16 @@ use crate::report::ModeResult;
 use crate::stats::{summarise, FrameRow, Stages};
 
 pub fn runtime(args: &Args) -> RuntimeConfig {
+    // The plugin's switches (docs/CONFIG.md), read as the plugin reads them.
+    let env = corridorkey::ofx::config::Config::from_process().env;
     RuntimeConfig {
         model_dir: args.model_dir.clone(),
         ort_library: args.ort_lib.clone(),
         device: args.device,
         gpu_mem_limit_mb: args.gpu_mem,
         gpu_index: args.gpu,
-        engine_cache_dir: std::env::var_os("CORRIDORKEY_ENGINE_CACHE").map(PathBuf::from),
+        engine_cache_dir: env.engine_cache.map(PathBuf::from),
+        tuning: env.tuning,
     }
 }
 

@@ -20,7 +20,7 @@ use crate::plates::{flip_rows, PlateSource};
 use crate::report::ModeResult;
 use crate::stats::{median, summarise, FrameRow};
 use corridorkey::engine::{Device, TileSize};
-use corridorkey::ofx::engine_call::SIMULATE_TRAINED_COARSE_ENV as SIMULATE_ENV;
+use corridorkey::ofx::config::SIMULATE_TRAINED_COARSE as SIMULATE_ENV;
 
 /// The plugin's choice indices for the benchmark settings (plugin/src/ofx/params.rs orders).
 pub fn plugin_params(args: &Args) -> Result<Vec<(&'static str, String)>, String> {

@@ -125,7 +125,10 @@ fn run(args: &Args, argv: &[String], root: &Path) -> Result<Report, String> {
             gpu_index: args.gpu,
             seed: args.seed,
             model_dir: args.model_dir.display().to_string(),
-            cuda_options: std::env::var("CORRIDORKEY_CUDA_OPTIONS").ok(),
+            cuda_options: corridorkey::ofx::config::Config::from_process()
+                .env
+                .tuning
+                .cuda_options,
         },
         ..Default::default()
     };

@@ -3,7 +3,7 @@
 The engine runs them on the same execution provider as the refiner, so on a GPU the coarse logits,
 the refiner input, the tile batches, the deltas and their blend never leave the device (issue 5:
 this host work cost ~350 ms per 4K frame at S=2048). They reproduce the engine's CPU refine path
-(plugin/src/engine/refine.rs) operation for operation; the plugin embeds the files this module
+(plugin/src/engine/stages/refine/cpu.rs) operation for operation; the plugin embeds the files this module
 writes to plugin/kernels/ (`python -m corridorkey_export kernels`), and a test checks they are
 current.
 

@@ -1,5 +1,5 @@
-//! A failing GPU path falls back to the CPU path for the frame, with a warning (its own test
-//! binary: the failure is injected through the environment).
+//! A failing GPU path falls back to the CPU path for the frame, with a warning (the failure is
+//! injected through `RenderOptions::fail_gpu_path`, the engine's end of CORRIDORKEY_TEST_GPU_PATH_FAIL).
 
 mod engine_common;
 
@@ -33,7 +33,7 @@ fn gpu_path_failure_keys_the_frame_on_the_cpu_path() {
         ..Default::default()
     };
     let rt = runtime(fixtures().join("uniform_s256"));
-    let render = |path| {
+    let render = |path, fail_gpu_path| {
         Engine::new()
             .render_with(
                 &input,
@@ -42,16 +42,16 @@ fn gpu_path_failure_keys_the_frame_on_the_cpu_path() {
                 &RenderOptions {
                     use_cache: false,
                     path,
+                    fail_gpu_path,
                     ..Default::default()
                 },
                 &|| false,
             )
             .unwrap()
     };
-    let cpu = render(PathChoice::Cpu);
-    std::env::set_var("CORRIDORKEY_TEST_GPU_PATH_FAIL", "1");
-    let fell_back = render(PathChoice::Gpu);
-    std::env::remove_var("CORRIDORKEY_TEST_GPU_PATH_FAIL");
+    let cpu = render(PathChoice::Cpu, false);
+    // The test hook CORRIDORKEY_TEST_GPU_PATH_FAIL sets (ofx/config.rs).
+    let fell_back = render(PathChoice::Gpu, true);
     assert!(
         fell_back
             .warnings

@@ -7,8 +7,14 @@ use corridorkey::engine::{
 
 #[test]
 fn missing_runtime_library_is_a_runtime_error() {
-    let model_dir =
-        std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../fixtures/small_s128");
+    // The fixtures as the other engine tests find them (engine_common::fixtures; this binary
+    // stays apart from them, see above).
+    let fixtures = std::env::var_os("CORRIDORKEY_FIXTURES")
+        .map(std::path::PathBuf::from)
+        .unwrap_or_else(|| {
+            std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../fixtures")
+        });
+    let model_dir = fixtures.join("small_s128");
     assert!(
         model_dir.join("manifest.json").is_file(),
         "run `make fixtures`"
@@ -20,6 +26,7 @@ fn missing_runtime_library_is_a_runtime_error() {
         gpu_mem_limit_mb: 0,
         gpu_index: 0,
         engine_cache_dir: None,
+        tuning: Default::default(),
     };
     let src = RgbaImage::new(16, 16);
     let input = FrameInput {

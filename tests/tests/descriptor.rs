@@ -235,7 +235,8 @@ fn identity_and_effect_flags() {
         one_int(p, "OfxImageEffectPropSupportsMultiResolution"),
         Some(1)
     );
-    assert_eq!(one_int(p, "OfxImageEffectPropTemporalClipAccess"), Some(0));
+    // Steady mattes read frames t-1 and t+1 (only while on: see `getFramesNeeded`).
+    assert_eq!(one_int(p, "OfxImageEffectPropTemporalClipAccess"), Some(1));
     assert_eq!(
         one_int(p, "OfxImageEffectInstancePropSequentialRender"),
         Some(0)

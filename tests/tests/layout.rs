@@ -100,6 +100,15 @@ fn modules(root: &CrateRoot) -> BTreeMap<Vec<String>, PathBuf> {
 
 /// The source without comments and without a trailing `#[cfg(test)] mod tests { .. }`.
 fn code_of(text: &str) -> String {
+    let mut code = without_comments(text);
+    if let Some(i) = code.find("#[cfg(test)]\nmod tests") {
+        code.truncate(i);
+    }
+    code
+}
+
+/// The source without comments and string literals (test modules kept).
+fn without_comments(text: &str) -> String {
     let mut code = String::with_capacity(text.len());
     let mut chars = text.chars().peekable();
     let (mut in_str, mut in_block) = (false, 0usize);
@@ -141,9 +150,6 @@ fn code_of(text: &str) -> String {
             }
             _ => code.push(c),
         }
-    }
-    if let Some(i) = code.find("#[cfg(test)]\nmod tests") {
-        code.truncate(i);
     }
     code
 }
@@ -372,6 +378,62 @@ fn the_runtime_layer_imports_no_stage_code() {
         "the runtime layer imports:\n{}",
         bad.join("\n")
     );
+}
+
+/// What reads the process environment in Rust source.
+/// (`env::var` also covers `env::var_os`, `env::vars` and `use std::env::var`; `env::temp_dir` is a
+/// path, not a switch.)
+const ENV_READS: &[&str] = &["env::var", "var_os(", "vars_os(", "env::{", "getenv"];
+
+/// The environment reads in `code` (comments and strings already removed).
+fn env_reads(code: &str) -> Vec<&'static str> {
+    ENV_READS
+        .iter()
+        .copied()
+        .filter(|p| code.contains(p))
+        .collect()
+}
+
+fn rs_files(dir: &Path, out: &mut Vec<PathBuf>) {
+    for e in std::fs::read_dir(dir).unwrap_or_else(|e| panic!("{}: {e}", dir.display())) {
+        let p = e.unwrap().path();
+        if p.is_dir() {
+            rs_files(&p, out);
+        } else if p.extension().is_some_and(|x| x == "rs") {
+            out.push(p);
+        }
+    }
+}
+
+/// The engine is host-agnostic and configured by its callers: every `CORRIDORKEY_*` switch is read
+/// at the OFX edge (plugin/src/ofx/config.rs) and reaches the engine as `RuntimeConfig::tuning` or
+/// `RenderOptions`. No file under plugin/src/engine reads the environment, test modules included.
+#[test]
+fn the_engine_reads_no_environment_variable() {
+    let ws = ofx_test_host::workspace_root();
+    let mut files = Vec::new();
+    rs_files(&ws.join("plugin/src/engine"), &mut files);
+    assert!(files.len() > 20, "found only {} engine files", files.len());
+    let bad: Vec<String> = files
+        .iter()
+        .filter_map(|f| {
+            let text = std::fs::read_to_string(f).unwrap();
+            let reads = env_reads(&without_comments(&text));
+            (!reads.is_empty()).then(|| format!("{}: {reads:?}", f.display()))
+        })
+        .collect();
+    assert!(
+        bad.is_empty(),
+        "engine files that read the environment:\n{}",
+        bad.join("\n")
+    );
+    // The check sees a read and ignores one in a comment or a message.
+    let sample = "fn f() { std::env::var_os(K); }\n// std::env::var(\"X\")\n";
+    assert_eq!(
+        env_reads(&without_comments(sample)),
+        ["env::var", "var_os("]
+    );
+    assert!(env_reads(&without_comments("let m = \"set std::env::var\";")).is_empty());
 }
 
 #[test]

@@ -154,6 +154,7 @@ mod tests {
             gpu_mem_limit_mb: 0,
             gpu_index: 0,
             engine_cache_dir: None,
+            tuning: Default::default(),
         };
         let o = RenderOptions::default();
         let base = key(&input, &p, &rt, &o);

@@ -5,6 +5,7 @@
 //! OFX's bottom-up rows and converts depths at the edge, so everything below is one layout.
 
 use std::path::PathBuf;
+use std::time::Duration;
 
 /// Interleaved RGBA f32 image, row 0 at the top, `data.len() == width * height * 4`.
 #[derive(Clone, Debug, Default, PartialEq)]
@@ -364,6 +365,43 @@ pub struct RuntimeConfig {
     pub gpu_index: i32,
     /// TensorRT engine cache folder (None = no cache).
     pub engine_cache_dir: Option<PathBuf>,
+    /// Tuning knobs and test hooks of the model load (farm switches, not node params).
+    pub tuning: RuntimeTuning,
+}
+
+/// The model load's settings that are not node parameters. The caller reads them from its
+/// environment (`ofx/config.rs`, docs/CONFIG.md has every switch); the engine reads no environment
+/// variable. `Default` is what an unset environment gives.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct RuntimeTuning {
+    /// `CORRIDORKEY_GPU_REFINER`: the fused-GroupNorm refiner on a GPU when the folder has one
+    /// (false keeps the portable refiner: measurements, a farm's fallback).
+    pub gpu_refiner: bool,
+    /// `CORRIDORKEY_CUDA_OPTIONS`: `key=value,...` ONNX Runtime CUDA-provider options applied after
+    /// ours (ORT's own option names).
+    pub cuda_options: Option<String>,
+    /// `CORRIDORKEY_COARSE_MEMORY_PATTERN`: the coarse graph's planned memory block (off: it cost
+    /// 1.6 GB of device peak for no speed, BENCHMARKS.md).
+    pub coarse_memory_pattern: bool,
+    /// `CORRIDORKEY_ARENA_INITIAL_MB`: the shared GPU arena's first region in one piece (MiB).
+    pub arena_initial_mb: Option<usize>,
+    /// `CORRIDORKEY_FS_STALL_S`: how long a model-file read may make no progress before it fails.
+    pub fs_stall: Duration,
+    /// `CORRIDORKEY_TEST_FS_HANG` (tests only): paths containing this hang like a dead network share.
+    pub test_fs_hang: Option<String>,
+}
+
+impl Default for RuntimeTuning {
+    fn default() -> Self {
+        Self {
+            gpu_refiner: true,
+            cuda_options: None,
+            coarse_memory_pattern: false,
+            arena_initial_mb: None,
+            fs_stall: Duration::from_secs(10),
+            test_fs_hang: None,
+        }
+    }
 }
 
 /// The filter for the way back from S x S to the plate.
@@ -404,6 +442,9 @@ pub struct RenderOptions {
     /// clean screen and solid foreground as a trained model shows them (random test weights never
     /// give uniform alpha). Never on in production.
     pub simulate_trained_coarse: bool,
+    /// Test hook (`CORRIDORKEY_TEST_GPU_PATH_FAIL`, tests/engine_gpu_fallback.rs): the GPU path
+    /// fails, and the CPU path must key the frame. Never on in production.
+    pub fail_gpu_path: bool,
 }
 
 impl Default for RenderOptions {
@@ -414,6 +455,7 @@ impl Default for RenderOptions {
             use_cache: true,
             path: PathChoice::Auto,
             simulate_trained_coarse: false,
+            fail_gpu_path: false,
         }
     }
 }

@@ -16,7 +16,7 @@ use super::slot::Slots;
 use super::stages::cpu_path::CpuPath;
 use super::stages::finish::cpu::status_from_hint;
 use super::stages::finish::output::hint_image;
-use super::stages::gpu_path::GpuPath;
+use super::stages::gpu_path::{self, GpuPath};
 use super::stages::path::FramePath;
 use super::stages::refine::RefineSettings;
 
@@ -60,16 +60,23 @@ pub fn key(
     if gpu {
         let (mattes, sim) = (frame.has_mattes(), options.simulate_trained_coarse);
         let keyed = matches!(frame.hint_plan, HintPlan::ChromaKey);
-        let attempt = GpuPath::new(
-            kernels,
-            params,
-            settings,
-            options.upscale,
-            mattes,
-            keyed,
-            sim,
-        )
-        .and_then(|mut path| run_stages(&mut path, models, &frame, &mut report, abort));
+        let injected = match options.fail_gpu_path {
+            true => Err(gpu_path::injected_failure()),
+            false => Ok(()),
+        };
+        let attempt = injected
+            .and_then(|()| {
+                GpuPath::new(
+                    kernels,
+                    params,
+                    settings,
+                    options.upscale,
+                    mattes,
+                    keyed,
+                    sim,
+                )
+            })
+            .and_then(|mut path| run_stages(&mut path, models, &frame, &mut report, abort));
         match attempt {
             Ok(image) => return Ok(finite_output(image, params.output, report)),
             Err(e) if !e.falls_back() => return Err(e),

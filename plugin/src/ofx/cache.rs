@@ -146,6 +146,7 @@ mod tests {
                 gpu_mem_limit_mb: 0,
                 gpu_index: 0,
                 engine_cache_dir: None,
+                tuning: Default::default(),
             },
             width: 2,
             height: 2,

@@ -8,7 +8,7 @@ use ofx_bindings::{
 use super::engine_call;
 use super::log::log;
 use super::params::{ParamValues, DEFINITIONS, PAGE_ORDER, SHOW};
-use super::paths::{runtime_config, BundlePaths, Env};
+use super::paths::{runtime_config, BundlePaths};
 use crate::engine::{Device, OutputMode};
 
 pub const PLUGIN_ID: &std::ffi::CStr = c"org.corridorkey.CorridorKey";
@@ -80,7 +80,7 @@ pub fn describe(effect: &ImageEffect) -> Result<Status> {
         } else {
             log(format!(
                 "CUDA render not offered: opt in with {}=1 (staged through host memory today)",
-                engine_call::CUDA_IMAGES_ENV
+                super::config::CUDA_IMAGES
             ));
         }
     }
@@ -93,7 +93,13 @@ pub fn describe(effect: &ImageEffect) -> Result<Status> {
 fn offer_cuda_render(p: &PropertySet) {
     let host_path = p.get_string(k!(kOfxPluginPropFilePath), 0).ok();
     let bundle = BundlePaths::locate(host_path.as_deref());
-    let runtime = runtime_config("", Device::Cuda, 0, &Env::from_process(), bundle.as_ref());
+    let runtime = runtime_config(
+        "",
+        Device::Cuda,
+        0,
+        &super::config::get().env,
+        bundle.as_ref(),
+    );
     match engine_call::cuda_images_supported(&runtime) {
         Ok(()) => match ofx_bindings::gpu_render::declare_cuda_render(p) {
             Ok(()) => log("CUDA render offered to the host (images stay on the GPU)"),

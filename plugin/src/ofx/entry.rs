@@ -16,13 +16,11 @@ use super::describe::{self, PLUGIN_ID, VERSION_MAJOR, VERSION_MINOR};
 use super::instance::Instance;
 use super::params::{ParamValues, INFO};
 use super::render::{self, runtime_for};
-use super::{engine_call, regions, render_cuda, temporal};
-
-pub const TEST_PANIC_ENV: &str = "CORRIDORKEY_TEST_PANIC";
+use super::{config, engine_call, regions, render_cuda, temporal};
 
 fn test_panic(name: &str) {
-    if std::env::var(TEST_PANIC_ENV).is_ok_and(|v| v == name) {
-        panic!("{TEST_PANIC_ENV}: deliberate panic in {name}");
+    if config::get().test_panic.as_deref() == Some(name) {
+        panic!("{}: deliberate panic in {name}", config::TEST_PANIC);
     }
 }
 

@@ -1,12 +1,9 @@
 //! `CORRIDORKEY_LOG=1` sends a line per notable event to stderr (farm logs).
 
-use once_cell::sync::Lazy;
-
-static ENABLED: Lazy<bool> =
-    Lazy::new(|| std::env::var("CORRIDORKEY_LOG").is_ok_and(|v| v.trim() == "1"));
+use super::config;
 
 pub fn enabled() -> bool {
-    *ENABLED
+    config::get().log
 }
 
 pub fn log(msg: impl AsRef<str>) {

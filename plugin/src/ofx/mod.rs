@@ -2,6 +2,7 @@
 //! and params for the engine and reports back to the host; all raw FFI lives in `ofx-bindings`.
 
 pub mod cache;
+pub mod config;
 pub mod describe;
 pub mod device_layout;
 pub mod engine_call;
@@ -9,6 +10,8 @@ pub mod entry;
 pub mod instance;
 pub mod log;
 pub mod params;
+#[cfg(test)]
+pub mod params_doc;
 pub mod paths;
 pub mod pixels;
 pub mod regions;

@@ -7,7 +7,7 @@
 
 use std::path::{Path, PathBuf};
 
-use crate::engine::{Device, RuntimeConfig};
+use crate::engine::{Device, RuntimeConfig, RuntimeTuning};
 
 /// The ONNX Runtime shared library shipped beside the .ofx.
 pub const ORT_LIBRARY_NAME: &str = "libonnxruntime.so.1.31.1";
@@ -85,23 +85,14 @@ impl BundlePaths {
     }
 }
 
-/// The farm-facing environment (docs/PARAMS.md), read once per call so tests can pass their own.
+/// The parts of the engine's runtime settings that come from the environment (`config.rs` reads
+/// them once per process; tests pass their own).
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Env {
     pub model_dir: Option<String>,
     pub gpu: Option<String>,
     pub engine_cache: Option<String>,
-}
-
-impl Env {
-    pub fn from_process() -> Env {
-        let get = |k: &str| std::env::var(k).ok().filter(|v| !v.trim().is_empty());
-        Env {
-            model_dir: get("CORRIDORKEY_MODEL_DIR"),
-            gpu: get("CORRIDORKEY_GPU"),
-            engine_cache: get("CORRIDORKEY_ENGINE_CACHE"),
-        }
-    }
+    pub tuning: RuntimeTuning,
 }
 
 /// The model folder: the param, else `$CORRIDORKEY_MODEL_DIR`, else the bundle's; absolute.
@@ -141,6 +132,7 @@ pub fn runtime_config(
             .engine_cache
             .as_ref()
             .map(|d| absolute(Path::new(d.trim()))),
+        tuning: env.tuning.clone(),
     }
 }
 

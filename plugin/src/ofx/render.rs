@@ -11,7 +11,7 @@ use super::engine_call;
 use super::instance::Instance;
 use super::log::log;
 use super::params::ParamValues;
-use super::paths::{self, Env};
+use super::paths;
 use super::pixels::{copy_through, read_matte, read_rgba_hashed, write_rgba};
 use super::temporal::{self, Neighbour, OFFSETS};
 use crate::engine::{
@@ -66,7 +66,7 @@ pub fn runtime_for(values: &ParamValues, inst: &Instance) -> RuntimeConfig {
         &values.model_folder,
         values.device_choice(),
         values.gpu_memory_mb,
-        &Env::from_process(),
+        &super::config::get().env,
         inst.bundle.as_ref(),
     )
 }

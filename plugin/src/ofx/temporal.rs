@@ -64,13 +64,6 @@ pub fn content_key(own: u64, neighbours: &[Option<Neighbour>; 2], steady: Steady
     h.finish()
 }
 
-// TEMPORARY until the param table lands (params-ready): steady mattes stay off.
-impl ParamValues {
-    pub fn steady_params(&self) -> SteadyParams {
-        SteadyParams::OFF
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -45,6 +45,7 @@ pub fn runtime(model_dir: PathBuf) -> RuntimeConfig {
         gpu_mem_limit_mb: 0,
         gpu_index: 0,
         engine_cache_dir: None,
+        tuning: Default::default(),
     }
 }
 

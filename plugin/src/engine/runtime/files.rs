@@ -23,27 +23,30 @@ use parking_lot::Mutex;
 use sha2::{Digest, Sha256};
 
 use crate::engine::abort::Abort;
+use crate::engine::contract::RuntimeTuning;
 
-/// Seconds without progress after which a file-system call is given up (default 10).
-pub const STALL_ENV: &str = "CORRIDORKEY_FS_STALL_S";
-/// Test hook: a file-system call on a path containing this text blocks for an hour, as on a hung
-/// network share (tests/tests/hostile.rs).
-pub const TEST_HANG_ENV: &str = "CORRIDORKEY_TEST_FS_HANG";
+/// The stall limit and the test hang pattern of [`RuntimeTuning`], handed in by the model load
+/// ([`configure`]): this module reads no environment (the caller read `CORRIDORKEY_FS_STALL_S`
+/// and `CORRIDORKEY_TEST_FS_HANG`).
+static LIMITS: Mutex<(Duration, Option<String>)> =
+    parking_lot::const_mutex((Duration::from_secs(10), None));
 
 const CHUNK: usize = 1 << 20;
 const POLL: Duration = Duration::from_millis(20);
 
+/// Takes the file limits of `tuning` for every later call (they are the process's: one
+/// environment). A stall limit outside 0..1 h is clamped into it.
+pub fn configure(tuning: &RuntimeTuning) {
+    let stall = tuning
+        .fs_stall
+        .clamp(Duration::from_millis(1), Duration::from_secs(3600));
+    let hang = tuning.test_fs_hang.clone().filter(|p| !p.is_empty());
+    *LIMITS.lock() = (stall, hang);
+}
+
 /// How long a file-system call may go without progress.
 pub fn stall_limit() -> Duration {
-    static LIMIT: Lazy<Duration> = Lazy::new(|| {
-        std::env::var(STALL_ENV)
-            .ok()
-            .and_then(|v| v.trim().parse::<f64>().ok())
-            .filter(|s| s.is_finite() && *s > 0.0)
-            .map(|s| Duration::from_secs_f64(s.min(3600.0)))
-            .unwrap_or(Duration::from_secs(10))
-    });
-    *LIMIT
+    LIMITS.lock().0
 }
 
 /// What a path is, as stat reports it after following symlinks.
@@ -223,11 +226,12 @@ fn unmark_hung(dir: &Path) {
     }
 }
 
+/// Test hook (`RuntimeTuning::test_fs_hang`, tests/tests/hostile.rs): a file-system call on a path
+/// containing the pattern blocks for an hour, as on a hung network share.
 fn test_hang(path: &Path) {
-    static PATTERN: Lazy<Option<String>> =
-        Lazy::new(|| std::env::var(TEST_HANG_ENV).ok().filter(|p| !p.is_empty()));
-    if let Some(p) = PATTERN.as_deref() {
-        if path.to_string_lossy().contains(p) {
+    let pattern = LIMITS.lock().1.clone();
+    if let Some(p) = pattern {
+        if path.to_string_lossy().contains(&p) {
             std::thread::sleep(Duration::from_secs(3600));
         }
     }

@@ -38,6 +38,7 @@ impl ModelSetKey {
         earlier: Option<&ModelSetKey>,
         abort: Abort<'_>,
     ) -> Result<Self, EngineError> {
+        files::configure(&runtime.tuning);
         let dir = &runtime.model_dir;
         let names: Vec<String> = match earlier {
             Some(k) => k.files.iter().map(|(n, _)| n.clone()).collect(),
@@ -66,11 +67,6 @@ pub enum RefinerForm {
     Portable,
     /// `refiner_gpu`: GroupNorm as ORT's fused CUDA kernel.
     FusedGroupNorm,
-}
-
-/// `CORRIDORKEY_GPU_REFINER=0` keeps the portable refiner on a GPU (measurements, a farm's fallback).
-fn gpu_refiner_allowed() -> bool {
-    std::env::var("CORRIDORKEY_GPU_REFINER").map_or(true, |v| v.trim() != "0")
 }
 
 /// The coarse and refiner sessions plus what they are.
@@ -139,6 +135,7 @@ pub fn probe(
     size: usize,
     screen: ScreenColour,
 ) -> Result<manifest::Choice, EngineError> {
+    files::configure(&rt.tuning);
     let dir = &rt.model_dir;
     let (m, _) = manifest::load(dir, Abort::never()).map_err(|(e, _)| manifest_err(dir, e))?;
     manifest::choose(&m, size, "fp32", screen).map_err(|e| manifest_err(dir, e))
@@ -233,6 +230,7 @@ pub fn load_watched(
     screen: ScreenColour,
     abort: Abort<'_>,
 ) -> (Result<ModelSet, EngineError>, ModelSetKey) {
+    files::configure(&rt.tuning);
     let mut reads = Reads {
         dir: &rt.model_dir,
         abort,
@@ -320,7 +318,12 @@ fn load_with(
                 );
                 continue;
             }
-            match shared_arena::ensure(&env, rt.gpu_index, rt.gpu_mem_limit_mb) {
+            let (gpu, cap, initial) = (
+                rt.gpu_index,
+                rt.gpu_mem_limit_mb,
+                rt.tuning.arena_initial_mb,
+            );
+            match shared_arena::ensure(&env, gpu, cap, initial) {
                 Ok(note) => note,
                 Err(e) => Some(format!(
                     "no shared GPU arena ({e}); each graph keeps its own, which needs more memory"
@@ -356,7 +359,7 @@ fn load_with(
         if let Some(entry) = choice
             .refiner_gpu
             .as_ref()
-            .filter(|_| p.is_gpu() && gpu_refiner_allowed())
+            .filter(|_| p.is_gpu() && rt.tuning.gpu_refiner)
         {
             let built = reads.graph(entry).and_then(|bytes| {
                 let s =

@@ -79,6 +79,7 @@ mod tests {
             gpu_mem_limit_mb: 0,
             gpu_index: 0,
             engine_cache_dir: None,
+            tuning: Default::default(),
         };
         let first = cuda_provider_loads(&rt);
         let again = cuda_provider_loads(&rt);

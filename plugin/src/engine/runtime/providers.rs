@@ -91,9 +91,7 @@ fn cuda_ep(rt: &RuntimeConfig, role: Role) -> ExecutionProviderDispatch {
     }
     // Pipeline TDs can tune the CUDA provider per farm without a rebuild, with ORT's own option
     // names: CORRIDORKEY_CUDA_OPTIONS="prefer_nhwc=1,cudnn_conv_algo_search=EXHAUSTIVE".
-    for (key, value) in
-        cuda_option_overrides(std::env::var("CORRIDORKEY_CUDA_OPTIONS").ok().as_deref())
-    {
+    for (key, value) in cuda_option_overrides(rt.tuning.cuda_options.as_deref()) {
         cuda = cuda.with_arbitrary_config(key, value);
     }
     cuda.build().error_on_failure()

@@ -46,14 +46,6 @@ impl SessionError {
     }
 }
 
-/// The coarse graph allocates tensor by tensor from the shared arena by default: its memory
-/// pattern (one planned block of 1.6 GB at S=2048) cost 1.6 GB of device peak for no speed on the
-/// H200 (BENCHMARKS.md, 2026-11-30: 6195 -> 4595 MiB, 208 -> 209 ms).
-/// `CORRIDORKEY_COARSE_MEMORY_PATTERN=1` turns the planned block back on (a tuning knob).
-fn coarse_memory_pattern() -> bool {
-    std::env::var("CORRIDORKEY_COARSE_MEMORY_PATTERN").is_ok_and(|v| v.trim() == "1")
-}
-
 /// A session on provider `p` (TensorRT only for the coarse graph, see `providers::dispatch`).
 pub fn build(
     env: &Environment,
@@ -76,7 +68,11 @@ pub fn build(
     } else {
         builder
     };
-    let mut builder = if role == Role::Coarse && coarse_memory_pattern() {
+    // The coarse graph allocates tensor by tensor from the shared arena by default: its memory
+    // pattern (one planned block of 1.6 GB at S=2048) cost 1.6 GB of device peak for no speed on
+    // the H200 (BENCHMARKS.md, 2026-11-30: 6195 -> 4595 MiB, 208 -> 209 ms).
+    // `RuntimeTuning::coarse_memory_pattern` turns the planned block back on (a tuning knob).
+    let mut builder = if role == Role::Coarse && rt.tuning.coarse_memory_pattern {
         builder
     } else {
         // Tile batches and sizes vary between frames: don't plan buffers per shape.

@@ -35,22 +35,21 @@ fn check(status: ort::sys::OrtStatusPtr) -> Result<(), ArenaRefused> {
     unsafe { ort::Error::result_from_status(status) }.map_err(ArenaRefused::from)
 }
 
-/// `CORRIDORKEY_ARENA_INITIAL_MB`: reserve the shared arena's first region in one piece of this
-/// size (MiB), so a frame's allocations come from one block instead of growing the arena request by
-/// request (a tuning knob for pipeline TDs; BENCHMARKS.md has the measurements behind the default).
-fn initial_chunk_mb() -> Option<usize> {
-    std::env::var("CORRIDORKEY_ARENA_INITIAL_MB")
-        .ok()
-        .and_then(|v| v.trim().parse().ok())
-        .filter(|&mb: &usize| mb > 0 && mb < (1 << 20))
-}
-
-fn register(env: &Environment, gpu: i32, cap_mb: usize) -> Result<(), ArenaRefused> {
+/// `initial_mb` (`RuntimeTuning::arena_initial_mb`): reserve the shared arena's first region in one
+/// piece of this size (MiB), so a frame's allocations come from one block instead of growing the
+/// arena request by request (a tuning knob for pipeline TDs; BENCHMARKS.md has the measurements
+/// behind the default). Sizes outside 1 MiB..1 TiB are ignored.
+fn register(
+    env: &Environment,
+    gpu: i32,
+    cap_mb: usize,
+    initial_mb: Option<usize>,
+) -> Result<(), ArenaRefused> {
     let api = ort::api();
     let mut keys: Vec<&CStr> = vec![c"max_mem", c"arena_extend_strategy"];
     // 1 = kSameAsRequested: grow by what is asked, not to the next power of two.
     let mut values: Vec<usize> = vec![cap_mb << 20, 1];
-    if let Some(mb) = initial_chunk_mb() {
+    if let Some(mb) = initial_mb.filter(|&mb| mb > 0 && mb < (1 << 20)) {
         keys.push(c"initial_chunk_size_bytes");
         values.push(mb << 20);
     }
@@ -105,12 +104,17 @@ pub fn is_registered(gpu: i32) -> bool {
 /// throws through the C API (std::terminate) instead of returning an error status. Ok(None) when it is in place with this cap;
 /// Ok(Some(note)) when an earlier registration with another cap stays in force (the cap is the
 /// process's until a restart); Err when ORT refused (the sessions then keep their own arenas).
-pub fn ensure(env: &Environment, gpu: i32, cap_mb: usize) -> Result<Option<String>, ArenaRefused> {
+pub fn ensure(
+    env: &Environment,
+    gpu: i32,
+    cap_mb: usize,
+    initial_mb: Option<usize>,
+) -> Result<Option<String>, ArenaRefused> {
     let mut guard = REGISTERED.lock();
     let map = guard.get_or_insert_with(HashMap::new);
     let entry = map
         .entry(gpu)
-        .or_insert_with(|| register(env, gpu, cap_mb).map(|()| cap_mb));
+        .or_insert_with(|| register(env, gpu, cap_mb, initial_mb).map(|()| cap_mb));
     match entry {
         Ok(c) if *c == cap_mb => Ok(None),
         Ok(c) => Ok(Some(format!(

@@ -17,8 +17,14 @@ use crate::engine::gpu::{GpuKernels, Kernel, MAX_BATCH};
 use crate::engine::inputs::CleanFrame;
 use crate::engine::runtime::ModelSet;
 
-/// Test hook (tests/engine_gpu_fallback.rs): the GPU path fails, and the CPU path must key the frame.
-pub const TEST_FAIL_ENV: &str = "CORRIDORKEY_TEST_GPU_PATH_FAIL";
+/// The error of `RenderOptions::fail_gpu_path` (a test hook, tests/engine_gpu_fallback.rs): the GPU
+/// path fails, and the CPU path must key the frame.
+pub fn injected_failure() -> EngineError {
+    EngineError::Inference {
+        step: "the GPU path",
+        source: ort::Error::new("GPU path failure injected"),
+    }
+}
 
 pub struct GpuPath<'a> {
     kernels: &'a mut GpuKernels,
@@ -42,12 +48,6 @@ impl<'a> GpuPath<'a> {
         hint_plan_is_key: bool,
         simulate_trained_coarse: bool,
     ) -> Result<Self, EngineError> {
-        if std::env::var_os(TEST_FAIL_ENV).is_some() {
-            return Err(EngineError::Inference {
-                step: "the GPU path",
-                source: ort::Error::new("GPU path failure injected"),
-            });
-        }
         kernels.make_room();
         let linear = params.input_colour == InputColour::Linear;
         // The built-in key joins prepare in one graph; the other hints use the plain one.
