@@ -203,7 +203,8 @@ impl Engine {
         for (which, n) in [("previous", &frames.prev), ("next", &frames.next)] {
             let Some(n) = n else { continue };
             if (n.source.width, n.source.height) != size {
-                out.notes.push(format!("the {which} frame differs in size; not blended"));
+                out.notes
+                    .push(format!("the {which} frame differs in size; not blended"));
                 continue;
             }
             match self.keyed(n, params, runtime, options, abort) {

@@ -112,7 +112,11 @@ fn neighbours(effect: &ImageEffect, s: &Settings, bounds: RectI) -> [Option<Neig
     }
     OFFSETS.map(|dt| {
         neighbour(effect, &s.params, s.time + dt, bounds).unwrap_or_else(|e| {
-            log(format!("frame {}: {e}; frame {} is steadied without it", s.time + dt, s.time));
+            log(format!(
+                "frame {}: {e}; frame {} is steadied without it",
+                s.time + dt,
+                s.time
+            ));
             None
         })
     })
@@ -125,7 +129,10 @@ fn neighbour(
     bounds: RectI,
 ) -> std::result::Result<Option<Neighbour>, String> {
     let text = |e: &dyn std::fmt::Display| e.to_string();
-    let Some(img) = effect.clip(CLIP_SOURCE).and_then(|c| c.image(time)).map_err(|e| text(&e))?
+    let Some(img) = effect
+        .clip(CLIP_SOURCE)
+        .and_then(|c| c.image(time))
+        .map_err(|e| text(&e))?
     else {
         return Ok(None);
     };
@@ -142,7 +149,8 @@ fn neighbour(
     };
     let garbage = matte(effect, CLIP_GARBAGE, time, bounds).map_err(|e| text(&e))?;
     let core = matte(effect, CLIP_CORE, time, bounds).map_err(|e| text(&e))?;
-    let mattes = [&hint, &garbage, &core].map(|m| m.as_ref().map(|m| hash_rows(&m.data, m.width, 0)));
+    let mattes =
+        [&hint, &garbage, &core].map(|m| m.as_ref().map(|m| hash_rows(&m.data, m.width, 0)));
     Ok(Some(Neighbour {
         source,
         hint,

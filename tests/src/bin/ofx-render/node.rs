@@ -2,13 +2,13 @@
 //! renders with what the node told the host about them (messages, the info line).
 
 use crate::views::Key;
+use ofx_test_host::frame_source::sequence_loader;
 use ofx_test_host::imageio::{read_image, Rgba};
 use ofx_test_host::synthetic::downscale_rgba;
 use ofx_test_host::{
     image_from_rgba, BitDepth, Components, Input, Instance, Message, ParamValue, Plugin,
     RenderRequest,
 };
-use ofx_test_host::frame_source::sequence_loader;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
