@@ -218,16 +218,20 @@ fn the_template_renders_in_chunks_fails_naming_the_frame_and_resumes() {
 
     // The plate repaired, the job again: only the missing frames render.
     std::fs::write(dir.join("in/plate.0003.exr"), &good).unwrap();
-    let before: Vec<_> = [1, 2, 5, 6]
-        .iter()
-        .map(|&f| {
-            frame(&dir, "broken", f)
-                .metadata()
-                .unwrap()
-                .modified()
-                .unwrap()
-        })
-        .collect();
+    // The kept frames' modification times: a rerun must not touch them.
+    let kept_times = || -> Vec<_> {
+        [1, 2, 5, 6]
+            .iter()
+            .map(|&f| {
+                frame(&dir, "broken", f)
+                    .metadata()
+                    .unwrap()
+                    .modified()
+                    .unwrap()
+            })
+            .collect()
+    };
+    let before = kept_times();
     let r = run(&mut job(&openjd, &dir, "broken", &[]));
     assert_eq!(r.code, Some(0), "the rerun: {}", r.text());
     let mut st = statuses(&r.stdout);
@@ -248,16 +252,7 @@ fn the_template_renders_in_chunks_fails_naming_the_frame_and_resumes() {
         r.stdout
     );
     assert_eq!(skipped.len() + rendered.len(), 6, "{}", r.stdout);
-    let after: Vec<_> = [1, 2, 5, 6]
-        .iter()
-        .map(|&f| {
-            frame(&dir, "broken", f)
-                .metadata()
-                .unwrap()
-                .modified()
-                .unwrap()
-        })
-        .collect();
+    let after = kept_times();
     assert_eq!(before, after, "--resume rewrote a finished frame");
     assert_matches(&dir, "broken", &[1, 2, 3, 4, 5, 6]);
     let _ = std::fs::remove_dir_all(&dir);
